@@ -1,0 +1,28 @@
+# The README's two commands: `make demo` (set up, run the pipeline on the bundled sample) and
+# `make test` (set up, run the tests). Both work on a fresh clone with only python3 on the PATH.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: setup
+	$(BIN)/webtext run
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/source_throughput.py
+
+clean:
+	rm -rf .webtext

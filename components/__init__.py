@@ -1,0 +1,1 @@
+"""The work of every webtext stage, free of orchestration: importable and testable alone."""

@@ -1,0 +1,207 @@
+"""Typed configuration: YAML presets in `configs/` plus `--set dotted.key=value` overrides.
+
+Every section is a pydantic model that forbids unknown keys and describes each field, so a typo or a
+bad value fails before any work starts and the Prefect UI renders the effective config as a form.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from components.errors import ConfigError
+
+# Image and video hosts, Reddit itself and Wikipedia: WebText kept none of them (GPT-2 removed
+# Wikipedia so that its evaluation sets, many built from Wikipedia, would not overlap the corpus).
+DEFAULT_BLOCKED_DOMAINS = [
+    "reddit.com", "redd.it", "redditmedia.com", "redditstatic.com", "reddituploads.com",
+    "imgur.com", "gfycat.com", "giphy.com", "flickr.com", "instagram.com", "pinterest.com",
+    "tinypic.com", "photobucket.com", "imageshack.us", "deviantart.com",
+    "youtube.com", "youtu.be", "vimeo.com", "dailymotion.com", "streamable.com", "twitch.tv",
+    "liveleak.com", "tiktok.com", "vine.co",
+    "wikipedia.org", "wikimedia.org", "wiktionary.org", "wikidata.org",
+]
+# Extensions of files that are never an HTML article (OpenWebText's list, trimmed to what matters).
+DEFAULT_BLOCKED_EXTENSIONS = [
+    ".jpg", ".jpeg", ".png", ".gif", ".gifv", ".webp", ".bmp", ".svg", ".ico", ".tif", ".tiff",
+    ".mp4", ".webm", ".mov", ".avi", ".mkv", ".wmv", ".flv", ".m4v",
+    ".mp3", ".wav", ".ogg", ".flac", ".m4a",
+    ".pdf", ".doc", ".docx", ".ppt", ".pptx", ".xls", ".xlsx",
+    ".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".exe", ".dmg", ".apk", ".iso",
+]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(Section):
+    """Reading Reddit submission dumps into the link set (WebText's selection)."""
+
+    dumps: list[str] = Field(
+        default_factory=list,
+        description="Dump files or glob patterns: Pushshift/Arctic-Shift NDJSON, plain or compressed "
+        "(.zst with a long window, .xz, .bz2, .gz). `${VAR}` is expanded; WEBTEXT_HOME is always set.",
+    )
+    min_score: int = Field(
+        3, description="Karma threshold: a submission is kept when its score is at least this (WebText: 3)."
+    )
+    drop_over_18: bool = Field(True, description="Drop submissions marked NSFW (`over_18`).")
+    blocked_domains: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_BLOCKED_DOMAINS),
+        description="Domains whose links are filtered before any fetch; subdomains match too.",
+    )
+    blocked_extensions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_BLOCKED_EXTENSIONS),
+        description="URL path extensions that are never HTML articles; such links are filtered.",
+    )
+    batch_lines: int = Field(
+        100_000, gt=0,
+        description="Lines per staged batch: the unit of progress a killed run resumes from.",
+    )
+    max_malformed_fraction: float = Field(
+        0.5, ge=0, le=1,
+        description="A dump whose share of malformed lines exceeds this fails the run as corrupt.",
+    )
+
+    @field_validator("blocked_extensions")
+    @classmethod
+    def _dotted(cls, value: list[str]) -> list[str]:
+        return [ext if ext.startswith(".") else f".{ext}" for ext in (e.lower() for e in value)]
+
+    @field_validator("blocked_domains")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [d.lower().strip(".") for d in value]
+
+
+class CrawlConfig(Section):
+    """Fetching the link set. The source stage reads `allow` and `resolve` for its URL filter."""
+
+    allow: list[str] = Field(
+        default_factory=list,
+        description="`host:port` entries or CIDR ranges that may be fetched although private or loopback.",
+    )
+    resolve: dict[str, str] = Field(
+        default_factory=dict,
+        description="Hostname -> `ip:port` used instead of DNS, like curl's --resolve.",
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _allow_entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if "/" in entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{entry!r} is not a CIDR range") from exc
+            elif not _split_host_port(entry):
+                raise ValueError(f"{entry!r} is neither host:port nor a CIDR range")
+        return value
+
+    @field_validator("resolve")
+    @classmethod
+    def _resolve_entries(cls, value: dict[str, str]) -> dict[str, str]:
+        for host, target in value.items():
+            parsed = _split_host_port(target)
+            if parsed is None:
+                raise ValueError(f"{host}: {target!r} is not ip:port")
+            try:
+                ipaddress.ip_address(parsed[0])
+            except ValueError as exc:
+                raise ValueError(f"{host}: {parsed[0]!r} is not an IP address") from exc
+        return {host.lower(): target for host, target in value.items()}
+
+
+class SampleConfig(Section):
+    """The embedded sample: a small local web and a matching dump, built offline by the project."""
+
+    enabled: bool = Field(
+        False, description="Build the sample dump under WEBTEXT_HOME and serve its pages on loopback."
+    )
+    articles: int = Field(
+        40, ge=1, description="Number of plain article pages (the special page kinds come on top)."
+    )
+    slow_pages: bool = Field(
+        True, description="Include pages that answer slowly (their crawl status depends on timing)."
+    )
+
+
+class WebtextConfig(Section):
+    """The whole pipeline's configuration, one section per stage."""
+
+    source: SourceConfig = Field(default_factory=SourceConfig, description="The `source` stage.")
+    crawl: CrawlConfig = Field(default_factory=CrawlConfig, description="The `crawl` stage.")
+    sample: SampleConfig = Field(default_factory=SampleConfig, description="The embedded sample.")
+
+
+def _split_host_port(text: str) -> tuple[str, int] | None:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split `dotted.key=yaml value` into its key path and its parsed value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected dotted.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc.__class__.__name__})") from exc
+    return key.strip().split("."), value
+
+
+def _apply(data: dict, path: list[str], value: Any, origin: str) -> None:
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            prefix = ".".join(path[: depth + 1])
+            raise ConfigError(f"config key {prefix!r} is not a section ({origin})")
+        node = child
+    node[path[-1]] = value
+
+
+def _describe(error: dict, data: dict) -> str:
+    key = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown config key {key!r}"
+    value = data
+    for part in error["loc"]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return f"config key {key!r}: bad value {value!r}: {error['msg']}"
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> WebtextConfig:
+    """Read a YAML preset, apply `--set` overrides and validate, naming the first bad key."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections")
+        data = loaded or {}
+    for text in overrides:
+        keys, value = parse_override(text)
+        _apply(data, keys, value, f"--set {text}")
+    try:
+        return WebtextConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], data)) from None

@@ -1,0 +1,35 @@
+"""WEBTEXT_HOME: the one directory a run writes to. Two homes never share state."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = ".webtext"
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> "Home":
+        return cls(Path(os.environ.get("WEBTEXT_HOME", DEFAULT_HOME)).expanduser().resolve())
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def staging(self) -> Path:
+        """Intermediate batches a killed run resumes from; removed once loaded."""
+        return self.root / "staging"
+
+    @property
+    def sample(self) -> Path:
+        return self.root / "sample"
+
+    @property
+    def prefect(self) -> Path:
+        return self.root / "prefect"

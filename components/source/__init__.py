@@ -1,0 +1,1 @@
+"""The `source` stage: Reddit submission dumps in, the WebText link set out."""

@@ -1,0 +1,100 @@
+"""`webtext`: the command line. Sets up WEBTEXT_HOME and Prefect, validates config, runs flows.
+
+Prefect and the stage code are imported only after the environment is set, so PREFECT_HOME lands
+under WEBTEXT_HOME and `webtext --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from components.errors import WebtextError
+from components.home import Home
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "sample.yaml"
+
+
+def _prepare_environment() -> Home:
+    """Pin WEBTEXT_HOME to an absolute path and keep Prefect's state inside it."""
+    home = Home.from_env()
+    os.environ["WEBTEXT_HOME"] = str(home.root)
+    os.environ.setdefault("PREFECT_HOME", str(home.prefect))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    return home
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help=f"YAML preset (default: {DEFAULT_CONFIG.relative_to(PROJECT_ROOT)})")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one dotted config key with a YAML value; may repeat")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webtext", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the whole pipeline as one Prefect flow run")
+    _add_config_options(run)
+    stage = commands.add_parser("stage", help="run one stage alone")
+    stage.add_argument("name", help="the stage to run: source, crawl, extract, ... (pipeline order)")
+    _add_config_options(stage)
+    server = commands.add_parser("server", help="start the Prefect server and UI on 127.0.0.1")
+    server.add_argument("--port", type=int, default=4200)
+    return parser
+
+
+def _run_flows(args: argparse.Namespace, home: Home) -> int:
+    from components.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    import warehouse
+
+    # Hold the warehouse for the whole command: a second command fails at once, naming us.
+    con = warehouse.connect(home.warehouse)
+    try:
+        from flows.console import quiet_user_error_tracebacks
+        from flows.pipeline import STAGES, pipeline
+
+        quiet_user_error_tracebacks()
+
+        if args.command == "run":
+            results = pipeline(config)
+        elif args.name in STAGES:
+            results = [STAGES[args.name](config)]
+        else:
+            raise WebtextError(f"unknown stage {args.name!r}; stages: {', '.join(STAGES)}")
+    finally:
+        con.close()
+    for result in results:
+        print(result.summary)
+    print(f"results: warehouse {home.warehouse} (WEBTEXT_HOME={home.root}); "
+          "run history: `webtext server`, then http://127.0.0.1:4200")
+    return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    command = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(args.port)]
+    os.execvp(sys.executable, [sys.executable, "-m", *command])
+
+
+def main(argv: list[str] | None = None) -> int:
+    home = _prepare_environment()
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "server":
+            return _server(args)
+        return _run_flows(args, home)
+    except WebtextError as exc:
+        print(f"webtext: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("webtext: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
@@ -33,15 +34,19 @@ def stage(path: Path, config: WebtextConfig, directory: Path) -> StagedDump:
 @flow(name="source", flow_run_name=run_name("source"))
 def source(config: WebtextConfig) -> StageResult:
     """Read the dumps into `submissions` and `urls`: WebText's link set, deduplicated and filtered."""
-    logger = get_run_logger()
-    home = Home.from_env()
     if config.sample.enabled:
         build_sample(config)
     paths = resolve_dumps(config.source.dumps)
-    con = warehouse.connect(home.warehouse)
-    chash = config_hash(config.source, config.crawl)
+    home = Home.from_env()
+    with warehouse.connect(home.warehouse) as con:
+        return _load_new_dumps(con, config, paths, home)
 
-    todo: list[tuple[Path, str, str, object]] = []
+
+def _load_new_dumps(con: duckdb.DuckDBPyConnection, config: WebtextConfig, paths: list[Path],
+                    home: Home) -> StageResult:
+    logger = get_run_logger()
+    chash = config_hash(config.source, config.crawl)
+    todo = []
     for path in paths:
         info = path.stat()
         sha = queries.known_sha256(con, str(path), info.st_size, info.st_mtime_ns) or sha256_file(path)
@@ -54,29 +59,23 @@ def source(config: WebtextConfig) -> StageResult:
         return StageResult(stage="source", up_to_date=True,
                            summary=f"source: up to date ({len(paths)} dump(s) already loaded)")
 
-    futures = [
-        stage.submit(path, config, home.staging / "source" / load_id)
-        for path, _, load_id, _ in todo
+    staging = home.staging / "source"
+    futures = [stage.submit(path, config, staging / load_id) for path, _, load_id, _ in todo]
+    loads = [
+        queries.DumpLoad(load_id=load_id, path=str(path), sha256=sha, size=info.st_size,
+                         mtime_ns=info.st_mtime_ns, config_hash=chash,
+                         counts=dict(staged.counts), batches=staged.batches)
+        for (path, sha, load_id, info), staged in zip(todo, (f.result() for f in futures))
     ]
-    loads = []
-    for (path, sha, load_id, info), future in zip(todo, futures):
-        staged = future.result()
-        loads.append(queries.DumpLoad(
-            load_id=load_id, path=str(path), sha256=sha, size=info.st_size,
-            mtime_ns=info.st_mtime_ns, config_hash=chash, counts=dict(staged.counts),
-            batches=staged.batches,
-        ))
     queries.load(con, loads)
     for item in loads:
-        shutil.rmtree(home.staging / "source" / item.load_id, ignore_errors=True)
+        shutil.rmtree(staging / item.load_id, ignore_errors=True)
 
     rows = queries.funnel(con, [item.load_id for item in loads])
     create_table_artifact(key="source-funnel", table=rows,
                           description="Source funnel per dump file: lines read, rejections, new URLs.")
-    new_urls = sum(r["new_urls"] for r in rows)
-    pending = sum(r["new_pending"] for r in rows)
-    selected = sum(r["selected"] for r in rows)
-    lines = sum(r["lines"] for r in rows)
+    lines, selected = sum(r["lines"] for r in rows), sum(r["selected"] for r in rows)
+    new_urls, pending = sum(r["new_urls"] for r in rows), sum(r["new_pending"] for r in rows)
     return StageResult(
         stage="source", up_to_date=False,
         summary=f"source: {lines:,} lines, {selected:,} selected, {new_urls:,} new URLs "

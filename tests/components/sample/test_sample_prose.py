@@ -1,0 +1,52 @@
+"""Harvesting prose: code, sessions, lists and headings are dropped; sentences are kept."""
+
+from components.sample.prose import MIN_WORDS, handwritten, prose_paragraphs, stdlib_articles
+
+TEXT = """Title
+*****
+
+A paragraph of ordinary prose that explains what the statement does and why it matters to a reader.
+
+   for item in items:
+       print(item)
+
+>>> print("an interactive session line that looks like a sentence.")
+
+* a bullet item that is long enough to pass the length test and ends with a full stop.
+
+This one introduces a listing and so ends with a colon rather than a full stop, being no sentence:
+
+Section
+=======
+
+A second paragraph, under a new heading, long enough to count as prose and ending as a sentence does.
+"""
+
+
+def test_prose_paragraphs_keep_sentences_and_their_heading():
+    assert list(prose_paragraphs(TEXT)) == [
+        (
+            "Title",
+            "A paragraph of ordinary prose that explains what the statement does and why it matters to a reader.",
+        ),
+        (
+            "Section",
+            "A second paragraph, under a new heading, long enough to count as prose and ending as a sentence does.",
+        ),
+    ]
+
+
+def test_stdlib_articles_are_distinct_and_long_enough():
+    articles = stdlib_articles()
+    assert len(articles) >= 60
+    assert len({a.title for a in articles}) == len(articles)
+    paragraphs = [p for a in articles for p in a.paragraphs]
+    assert len(set(paragraphs)) == len(paragraphs)
+    assert all(MIN_WORDS <= a.words <= 1500 for a in articles)
+
+
+def test_handwritten_sections():
+    sections = handwritten()
+    assert set(sections) == {"de", "fr", "es", "en-accents"}
+    assert all(len(v) >= 3 for k, v in sections.items() if k != "en-accents")
+    assert sections["en-accents"][0].encode("iso-8859-1")  # every character fits Latin-1

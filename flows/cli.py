@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from components.errors import WebtextError
+from components.errors import ConfigError, WebtextError
 from components.home import Home
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "server":
             return _server(args)
         return _run_flows(args, home)
+    except ConfigError as exc:
+        print(f"webtext: error: {exc}", file=sys.stderr)
+        return 2
     except WebtextError as exc:
         print(f"webtext: error: {exc}", file=sys.stderr)
         return 1

@@ -14,4 +14,5 @@ def prefect_harness():
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Home:
     monkeypatch.setenv("WEBTEXT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PREFECT_HOME", raising=False)  # the CLI sets it; undone after the test
     return Home.from_env()

@@ -12,9 +12,8 @@ def test_two_builds_are_byte_identical(tmp_path):
     first, second = build_sample(tmp_path / "a", TINY), build_sample(tmp_path / "b", TINY)
     assert first.dump.read_bytes() == second.dump.read_bytes()
     assert first.ground_truth.read_bytes() == second.ground_truth.read_bytes()
-    assert (
-        first.dump.name == "RS_sample.ndjson.zst" and first.ground_truth.name == "ground_truth.json"
-    )
+    assert first.dump.name == "RS_sample.ndjson.zst"
+    assert first.ground_truth.name == "ground_truth.json"
 
 
 def test_rebuild_leaves_identical_files_alone(tmp_path):
@@ -23,10 +22,8 @@ def test_rebuild_leaves_identical_files_alone(tmp_path):
     again = build_sample(tmp_path, TINY)
     assert first.written and not again.written
     assert [p.stat().st_mtime_ns for p in (again.dump, again.ground_truth)] == stamps
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "RS_sample.ndjson.zst",
-        "ground_truth.json",
-    ]
+    names = sorted(p.name for p in tmp_path.iterdir())  # no temporary files left behind
+    assert names == ["RS_sample.ndjson.zst", "ground_truth.json"]
 
 
 def test_another_config_rewrites_the_files(tmp_path):
@@ -46,7 +43,5 @@ def test_ground_truth_file_matches_the_function(tmp_path):
         assert page["expected"]["crawl"] == "filtered" or page["expected"]["source"] == "pending"
     urls = {row["url"]: row["expected"] for row in truth["urls"]}
     assert all(urls[p["url"]] == p["expected"] for p in truth["pages"])
-    assert urls["https://i.imgur.com/abc.jpg"] == {
-        "source": "filtered:blocked_domain",
-        "crawl": "filtered",
-    }
+    imgur = {"source": "filtered:blocked_domain", "crawl": "filtered"}
+    assert urls["https://i.imgur.com/abc.jpg"] == imgur

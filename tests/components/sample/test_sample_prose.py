@@ -2,10 +2,12 @@
 
 from components.sample.prose import MIN_WORDS, handwritten, prose_paragraphs, stdlib_articles
 
-TEXT = """Title
+FIRST = "A paragraph of ordinary prose that explains what the statement does and why it matters."
+SECOND = "A second paragraph, under a new heading, long enough to count as prose, ends as one."
+TEXT = f"""Title
 *****
 
-A paragraph of ordinary prose that explains what the statement does and why it matters to a reader.
+{FIRST}
 
    for item in items:
        print(item)
@@ -19,26 +21,17 @@ This one introduces a listing and so ends with a colon rather than a full stop, 
 Section
 =======
 
-A second paragraph, under a new heading, long enough to count as prose and ending as a sentence does.
+{SECOND}
 """
 
 
 def test_prose_paragraphs_keep_sentences_and_their_heading():
-    assert list(prose_paragraphs(TEXT)) == [
-        (
-            "Title",
-            "A paragraph of ordinary prose that explains what the statement does and why it matters to a reader.",
-        ),
-        (
-            "Section",
-            "A second paragraph, under a new heading, long enough to count as prose and ending as a sentence does.",
-        ),
-    ]
+    assert list(prose_paragraphs(TEXT)) == [("Title", FIRST), ("Section", SECOND)]
 
 
-def test_stdlib_articles_are_distinct_and_long_enough():
-    articles = stdlib_articles()
-    assert len(articles) >= 60
+def test_stdlib_articles_are_distinct_long_enough_and_stable_prefixes():
+    articles = stdlib_articles(60)
+    assert len(articles) == 60 and stdlib_articles(10) == articles[:10]
     assert len({a.title for a in articles}) == len(articles)
     paragraphs = [p for a in articles for p in a.paragraphs]
     assert len(set(paragraphs)) == len(paragraphs)

@@ -1,4 +1,4 @@
-"""The loopback server, over real sockets: the Host header picks the site, each kind answers as specified."""
+"""The loopback server over real sockets: the Host header picks the site, each kind answers."""
 
 import gzip
 import http.client
@@ -11,7 +11,8 @@ import pytest
 
 from components.config import SampleConfig
 from components.sample import build_site, serve_sample
-from components.sample.site import OVERSIZED_BYTES, Stream
+from components.sample.pages import OVERSIZED_BYTES
+from components.sample.site import Stream
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,10 @@ def request(port, url, method="GET", limit=None):
 
 def page(site, kind):
     return next(p for p in site.pages if p.kind == kind)
+
+
+def handler_threads():
+    return [t for t in threading.enumerate() if "process_request" in t.name]
 
 
 def test_pages_are_served_as_built(site, port):
@@ -75,7 +80,8 @@ def test_error_statuses(site, port):
 def test_redirects(site, port):
     status, headers, _ = request(port, page(site, "redirect").url)
     assert status == 301
-    target = site.page(urlsplit(headers["location"]).hostname, urlsplit(headers["location"]).path)
+    location = urlsplit(headers["location"])
+    target = site.page(location.hostname, location.path)
     assert target is not None and target.kind == "article"
     first, second = [p for p in site.pages if p.kind == "redirect_loop"]
     assert request(port, first.url)[1]["location"] == second.url
@@ -133,9 +139,6 @@ def test_slow_page_trickles_while_others_answer_and_stops_with_the_server(site):
     assert time.monotonic() - stopping < 2
     conn.close()
     deadline = time.monotonic() + 2
-    while (
-        any("process_request" in t.name for t in threading.enumerate())
-        and time.monotonic() < deadline
-    ):
+    while handler_threads() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any("process_request" in t.name for t in threading.enumerate())
+    assert not handler_threads()

@@ -1,0 +1,79 @@
+"""The `webtext` command as a user meets it: exit codes and one-line errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from prefect.settings import PREFECT_API_URL
+
+from flows.cli import main
+from tests.dumps import submission, write_dump
+
+WEBTEXT = [sys.executable, "-m", "flows.cli"]
+HOLD = "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    # Point the child at the session's test API, as a user with `webtext server` running would be.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(WEBTEXT_HOME=str(home), PREFECT_API_URL=PREFECT_API_URL.value())
+    return subprocess.run([*WEBTEXT, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("webtext: error:")]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("source.min_scor=3", "unknown config key 'source.min_scor'"),
+    ("source.min_score=many", "config key 'source.min_score': bad value 'many'"),
+])
+def test_config_errors_stop_before_any_work(home, capsys, override, message):
+    assert main(["stage", "source", "--set", override]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"webtext: error: {message}") and "\n" not in err
+    assert not home.root.exists()
+
+
+def test_unknown_stage_is_named(home, capsys):
+    assert main(["stage", "sauce", "--config", os.devnull]) == 1
+    assert "unknown stage 'sauce'; stages: source" in capsys.readouterr().err
+
+
+def test_busy_warehouse_fails_at_once_naming_the_holder(home, capsys, tmp_path):
+    home.root.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(home.warehouse)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        dump = write_dump(tmp_path / "RS.zst", [submission("a")])
+        assert main(["stage", "source", "--config", os.devnull, "--set", f"source.dumps=[{dump}]"]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "busy" in err[0] and f"process {holder.pid}" in err[0]
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "random"])
+def test_bad_dump_gives_one_line_naming_it_and_no_rows(tmp_path, case):
+    dump = tmp_path / f"RS_{case}.zst"
+    if case != "missing":
+        write_dump(dump, [submission(str(i)) for i in range(300)])
+        data = dump.read_bytes()
+        dump.write_bytes(data[: len(data) // 2] if case == "truncated" else os.urandom(len(data)))
+    home = tmp_path / "home"
+    result = run_cli(home, "stage", "source", "--config", os.devnull, "--set", f"source.dumps=[{dump}]")
+    assert result.returncode == 1
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and dump.name in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    if (home / "warehouse.duckdb").exists():
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM submissions").fetchone() == (0,)
+            assert con.execute("SELECT count(*) FROM urls").fetchone() == (0,)

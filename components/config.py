@@ -7,6 +7,7 @@ bad value fails before any work starts and the Prefect UI renders the effective 
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,10 @@ class SourceConfig(Section):
     batch_lines: int = Field(
         100_000, gt=0,
         description="Lines per staged batch: the unit of progress a killed run resumes from.",
+    )
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1,
+        description="Processes parsing a dump (JSON parsing dominates the stage); default: all cores.",
     )
     max_malformed_fraction: float = Field(
         0.5, ge=0, le=1,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 _BLOCK = 1 << 20
 
@@ -46,3 +46,17 @@ def atomic_path(target: Path) -> Iterator[Path]:
 def atomic_write_bytes(target: Path, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
+
+
+def write_if_changed(target: Path, data: bytes) -> bool:
+    """Write `data` atomically unless `target` already holds exactly it; True when written.
+
+    Leaving an unchanged file alone keeps its mtime, so content-addressed stages see no change.
+    """
+    try:
+        if target.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(target, data)
+    return True

@@ -14,7 +14,7 @@ class Home:
     root: Path
 
     @classmethod
-    def from_env(cls) -> "Home":
+    def from_env(cls) -> Home:
         return cls(Path(os.environ.get("WEBTEXT_HOME", DEFAULT_HOME)).expanduser().resolve())
 
     @property

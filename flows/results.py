@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
@@ -16,4 +16,4 @@ class StageResult(BaseModel):
 
 def run_name(stage: str) -> Callable[[], str]:
     """Run names that say what ran and when: `source-2026-11-25-0341`."""
-    return lambda: f"{stage}-{datetime.now(timezone.utc):%Y-%m-%d-%H%M}"
+    return lambda: f"{stage}-{datetime.now(UTC):%Y-%m-%d-%H%M}"

@@ -59,14 +59,16 @@ def _load_new_dumps(con: duckdb.DuckDBPyConnection, config: WebtextConfig, paths
         return StageResult(stage="source", up_to_date=True,
                            summary=f"source: up to date ({len(paths)} dump(s) already loaded)")
 
+    # One file at a time: staging one already keeps every core busy (`source.workers`), and a
+    # long-window .zst needs up to 2 GiB of decoder memory while it is read.
     staging = home.staging / "source"
-    futures = [stage.submit(path, config, staging / load_id) for path, _, load_id, _ in todo]
-    loads = [
-        queries.DumpLoad(load_id=load_id, path=str(path), sha256=sha, size=info.st_size,
-                         mtime_ns=info.st_mtime_ns, config_hash=chash,
-                         counts=dict(staged.counts), batches=staged.batches)
-        for (path, sha, load_id, info), staged in zip(todo, (f.result() for f in futures))
-    ]
+    loads = []
+    for path, sha, load_id, info in todo:
+        staged = stage(path, config, staging / load_id)
+        loads.append(queries.DumpLoad(
+            load_id=load_id, path=str(path), sha256=sha, size=info.st_size,
+            mtime_ns=info.st_mtime_ns, config_hash=chash, counts=dict(staged.counts),
+            batches=staged.batches))
     queries.load(con, loads)
     for item in loads:
         shutil.rmtree(staging / item.load_id, ignore_errors=True)

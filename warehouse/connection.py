@@ -8,9 +8,9 @@ fails at once instead of waiting or corrupting anything.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 

@@ -9,8 +9,10 @@ has been read to its end marker and judged sane; the flow then loads every batch
 from __future__ import annotations
 
 import shutil
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import orjson
@@ -21,8 +23,7 @@ from components.config import CrawlConfig, SourceConfig
 from components.errors import InputError
 from components.files import atomic_path, stable_hash
 from components.source.readers import iter_lines
-from components.source.submissions import REJECTIONS, Submission, select
-from components.source.urls import BadUrl, UrlFilter, normalise
+from components.source.selection import select_chunks
 
 # Bump when selection, normalisation or filtering changes what a dump yields.
 CODE_VERSION = 1
@@ -37,13 +38,13 @@ SCHEMA = pa.schema([
     ("created_utc", pa.int64()),
     ("reason", pa.string()),  # URL filter reason; null means the URL is pending a fetch
 ])
-COUNTS = ("lines", *REJECTIONS, "selected")
 _META_KEY = b"webtext.counts"
+CHUNK_LINES = 4096  # ~8 MB of raw lines per hand-off to a worker: amortises it, keeps memory flat
 
 
 def config_hash(source: SourceConfig, crawl: CrawlConfig) -> str:
     """Everything that changes what a dump yields: the source section and the filter's trusted hosts."""
-    relevant = source.model_dump(exclude={"dumps", "batch_lines", "max_malformed_fraction"})
+    relevant = source.model_dump(exclude={"dumps", "batch_lines", "max_malformed_fraction", "workers"})
     return stable_hash({"source": relevant, "allow": crawl.allow, "resolve": sorted(crawl.resolve),
                         "code": CODE_VERSION})
 
@@ -76,14 +77,16 @@ def _read_meta(path: Path) -> dict:
     return orjson.loads(pq.read_schema(path).metadata[_META_KEY])
 
 
-def _row(sub: Submission, url_filter: UrlFilter) -> tuple:
-    try:
-        url = normalise(sub.url)
-    except BadUrl as bad:
-        return (sub.id, sub.url.strip(), sub.url, None, sub.score, sub.subreddit, sub.created_utc,
-                bad.reason)
-    return (sub.id, url.url, sub.url, url.host, sub.score, sub.subreddit, sub.created_utc,
-            url_filter.reason(url))
+def aligned_chunks(lines: Iterator[bytes], batch_lines: int) -> Iterator[list[bytes]]:
+    """Chunks of at most CHUNK_LINES lines that never straddle a batch boundary."""
+    while True:
+        left = batch_lines
+        while left:
+            chunk = list(islice(lines, min(CHUNK_LINES, left)))
+            if not chunk:
+                return
+            yield chunk
+            left -= len(chunk)
 
 
 def stage_dump(path: Path, source: SourceConfig, crawl: CrawlConfig, directory: Path) -> StagedDump:
@@ -93,49 +96,43 @@ def stage_dump(path: Path, source: SourceConfig, crawl: CrawlConfig, directory: 
     the staged batches are removed then, so a failed file leaves nothing behind.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    done: list[Path] = []
-    counts: Counter = Counter()
-    resume_line = 0
-    while _batch_path(directory, len(done)).exists():
-        batch = _batch_path(directory, len(done))
+    staged = StagedDump(path=path, directory=directory, batches=[])
+    end_line = 0
+    while (batch := _batch_path(directory, len(staged.batches))).exists():
         meta = _read_meta(batch)
-        counts.update(meta["counts"])
-        resume_line = meta["end_line"]
-        done.append(batch)
+        staged.counts.update(meta["counts"])
+        end_line = meta["end_line"]
+        staged.batches.append(batch)
 
-    url_filter = UrlFilter(source, crawl)
-    rows: list[tuple] = []
-    batch_counts: Counter = Counter()
-    line_no = 0
+    def flush(rows: list[tuple], counts: Counter) -> None:
+        nonlocal end_line
+        end_line += counts["lines"]
+        staged.batches.append(_batch_path(directory, len(staged.batches)))
+        _write_batch(staged.batches[-1], rows, counts, end_line)
+        staged.counts.update(counts)
+
     try:
-        for line_no, line in enumerate(iter_lines(path), start=1):
-            if line_no <= resume_line:
-                continue
-            if line.strip():
-                batch_counts["lines"] += 1
-                verdict = select(line, source)
-                if isinstance(verdict, str):
-                    batch_counts[verdict] += 1
-                else:
-                    batch_counts["selected"] += 1
-                    rows.append(_row(verdict, url_filter))
-            if line_no % source.batch_lines == 0:
-                done.append(_batch_path(directory, len(done)))
-                _write_batch(done[-1], rows, batch_counts, line_no)
-                counts.update(batch_counts)
-                rows, batch_counts = [], Counter()
-        if line_no > resume_line and (rows or batch_counts):
-            done.append(_batch_path(directory, len(done)))
-            _write_batch(done[-1], rows, batch_counts, line_no)
-            counts.update(batch_counts)
-        malformed = counts["malformed"]
-        if malformed and malformed > source.max_malformed_fraction * counts["lines"]:
+        lines = iter_lines(path)
+        deque(islice(lines, end_line), maxlen=0)  # decompress past what is staged already
+        chunks = aligned_chunks(lines, source.batch_lines)
+        rows: list[tuple] = []
+        counts: Counter = Counter()
+        for chunk_rows, chunk_counts in select_chunks(chunks, source, crawl, source.workers):
+            rows.extend(chunk_rows)
+            counts.update(chunk_counts)
+            if counts["lines"] == source.batch_lines:
+                flush(rows, counts)
+                rows, counts = [], Counter()
+        if counts:
+            flush(rows, counts)
+        malformed, total = staged.counts["malformed"], staged.counts["lines"]
+        if malformed and malformed > source.max_malformed_fraction * total:
             raise InputError(
-                f"{path}: {malformed:,} of {counts['lines']:,} lines are not JSON submissions "
+                f"{path}: {malformed:,} of {total:,} lines are not JSON submissions "
                 f"(more than source.max_malformed_fraction={source.max_malformed_fraction}); "
                 "is this a Reddit submissions dump?"
             )
     except InputError:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    return StagedDump(path=path, directory=directory, batches=done, counts=counts)
+    return staged

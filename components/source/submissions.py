@@ -42,30 +42,41 @@ def _as_int(value: object) -> int | None:
 
 
 def select(line: bytes, config: SourceConfig) -> Submission | str:
-    """The selected submission on `line`, or the first rejection reason from REJECTIONS."""
+    """The selected submission on `line`, or the first rejection reason from REJECTIONS.
+
+    This runs once per line of every dump, so the common shapes (int score, str url) take the
+    shortest path and drift goes through `_as_int`.
+    """
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
         return "malformed"
-    if not isinstance(record, dict) or record.get("id") in (None, ""):
+    if record.__class__ is not dict:
         return "malformed"
-    if record.get("is_self") is True:
+    get = record.get
+    id_ = get("id")
+    if id_ is None or id_ == "":
+        return "malformed"
+    if get("is_self") is True:
         return "self_post"
-    url = record.get("url")
-    if not isinstance(url, str) or not url.strip():
+    url = get("url")
+    if url.__class__ is not str or not url or url.isspace():
         return "no_url"
-    score = _as_int(record.get("score"))
-    if score is None:
-        return "no_score"
+    score = get("score")
+    if score.__class__ is not int:
+        score = _as_int(score)
+        if score is None:
+            return "no_score"
     if score < config.min_score:
         return "low_score"
-    if config.drop_over_18 and record.get("over_18") is True:
+    if config.drop_over_18 and get("over_18") is True:
         return "over_18"
-    subreddit = record.get("subreddit")
+    subreddit = get("subreddit")
+    created = get("created_utc")
     return Submission(
-        id=str(record["id"]),
+        id=id_ if id_.__class__ is str else str(id_),
         url=url,
         score=score,
-        subreddit=subreddit if isinstance(subreddit, str) else None,
-        created_utc=_as_int(record.get("created_utc")),
+        subreddit=subreddit if subreddit.__class__ is str else None,
+        created_utc=created if created.__class__ is int else _as_int(created),
     )

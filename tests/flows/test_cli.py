@@ -7,14 +7,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from prefect.settings import PREFECT_API_URL
 
 from flows.cli import main
 from tests.dumps import submission, write_dump
 
 WEBTEXT = [sys.executable, "-m", "flows.cli"]
-HOLD = "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+HOLD = ("import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+        "print('held', flush=True); time.sleep(60)")
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:

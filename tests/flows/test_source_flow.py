@@ -40,8 +40,10 @@ def test_source_loads_a_dump_then_reports_up_to_date(home, tmp_path):
 
 
 def test_new_dump_adds_only_new_urls(home, tmp_path):
-    old = write_dump(tmp_path / "RS_1.zst", [submission(str(i), f"http://a.example.com/{i}") for i in range(10)])
-    new = write_dump(tmp_path / "RS_2.xz", [submission(f"n{i}", f"http://a.example.com/{i + 5}") for i in range(10)])
+    old = write_dump(tmp_path / "RS_1.zst",
+                     [submission(str(i), f"http://a.example.com/{i}") for i in range(10)])
+    new = write_dump(tmp_path / "RS_2.xz",
+                     [submission(f"n{i}", f"http://a.example.com/{i + 5}") for i in range(10)])
     source(config_for(old))
     result = source(config_for(old, new))
     assert "5 new URLs" in result.summary

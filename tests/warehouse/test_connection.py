@@ -6,7 +6,8 @@ import pytest
 import warehouse
 from warehouse import WarehouseBusy
 
-HOLD = "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+HOLD = ("import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+        "print('held', flush=True); time.sleep(60)")
 
 
 def test_second_process_is_refused_naming_the_holder(tmp_path):
@@ -29,8 +30,7 @@ def test_second_process_is_refused_naming_the_holder(tmp_path):
 
 def test_transaction_rolls_back_on_error(tmp_path):
     con = warehouse.connect(tmp_path / "w.duckdb")
-    with pytest.raises(RuntimeError):
-        with warehouse.transaction(con):
-            con.execute("INSERT INTO model_aliases VALUES ('m', 'champion', 1)")
-            raise RuntimeError("midway")
+    with pytest.raises(RuntimeError), warehouse.transaction(con):
+        con.execute("INSERT INTO model_aliases VALUES ('m', 'champion', 1)")
+        raise RuntimeError("midway")
     assert con.execute("SELECT count(*) FROM model_aliases").fetchone() == (0,)

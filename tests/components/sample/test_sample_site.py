@@ -16,7 +16,7 @@ OK = ("pending", "ok")
 SPEC = {  # the kind table, restated: kind -> (source, crawl)
     "article": OK, "exact_duplicate": OK, "near_duplicate": OK, "boilerplate_only": OK,
     "very_short": OK, "repetitive_spam": OK, "non_english": OK,
-    "wikipedia": ("filtered:blocked_domain", "filtered"), "wikipedia_canonical": OK,
+    "wikipedia": OK, "wikipedia_canonical": OK,
     "robots_disallowed": ("pending", "robots"), "not_found": ("pending", "http_error"),
     "server_error": ("pending", "http_error"), "slow": ("pending", "timeout"), "redirect": OK,
     "redirect_loop": ("pending", "redirect_limit"), "oversized": ("pending", "too_large"),

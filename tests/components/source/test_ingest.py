@@ -75,3 +75,24 @@ def test_config_hash_follows_what_changes_the_output():
     assert config_hash(changed.source, changed.crawl) != config_hash(base.source, base.crawl)
     trusted = load_config(None, ["crawl.resolve={a.test: '127.0.0.1:1'}"])
     assert config_hash(trusted.source, trusted.crawl) != config_hash(base.source, base.crawl)
+
+
+def test_worker_processes_stage_exactly_what_one_process_does(tmp_path):
+    records = [submission(str(i), f"http://h{i % 97}.example.com/{i % 3000}", score=i % 5)
+               for i in range(9000)] + ["{broken"] * 3
+    dump = write_dump(tmp_path / "RS_big.zst", records)
+    results = {}
+    for workers in (1, 2):
+        config = load_config(None, ["source.batch_lines=5000", f"source.workers={workers}"])
+        staged = stage_dump(dump, config.source, config.crawl, tmp_path / f"stage-{workers}")
+        assert [b.name for b in staged.batches] == ["batch-000000.parquet", "batch-000001.parquet"]
+        results[workers] = (staged.counts, staged_rows(staged.batches))
+    assert results[1] == results[2]
+    assert results[2][0]["lines"] == 9003 and results[2][0]["malformed"] == 3
+
+
+def test_aligned_chunks_never_straddle_a_batch():
+    from components.source.ingest import CHUNK_LINES, aligned_chunks
+
+    sizes = [len(c) for c in aligned_chunks(iter([b"x"] * 10_000), 5000)]
+    assert sizes == [CHUNK_LINES, 5000 - CHUNK_LINES, CHUNK_LINES, 5000 - CHUNK_LINES]

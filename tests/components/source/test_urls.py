@@ -72,9 +72,12 @@ def test_hosts_the_crawl_config_names_pass_the_filter():
     assert _filter("crawl.resolve={en.wikipedia.org: '127.0.0.1:8000'}").reason(url) is None
     assert _filter("crawl.allow=['en.wikipedia.org:443']").reason(url) is None
     assert _filter("crawl.allow=['127.0.0.0/8']").reason(url) == "blocked_domain"
+    photo = normalise("https://en.wikipedia.org/photo.jpg")
+    assert _filter("crawl.resolve={en.wikipedia.org: '127.0.0.1:8000'}").reason(photo) == "blocked_extension"
 
 
 def test_blocklist_is_configurable():
     url = normalise("http://news.example.com/a")
     assert _filter("source.blocked_domains=[example.com]").reason(url) == "blocked_domain"
-    assert _filter("source.blocked_extensions=[html]").reason(normalise("http://x.com/a.HTML")) == "blocked_extension"
+    page = normalise("http://x.com/a.HTML")
+    assert _filter("source.blocked_extensions=[html]").reason(page) == "blocked_extension"

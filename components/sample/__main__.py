@@ -1,0 +1,5 @@
+"""`python -m components.sample --port 8000`: serve the sample web on loopback, to poke at it."""
+
+from components.sample.server import main
+
+main()

@@ -1,0 +1,92 @@
+"""Writing the sample's dump and ground truth to disk, reproducibly and atomically.
+
+The same config always yields the same bytes, so a rebuild leaves the files (and their modification
+times) alone, and content-addressed stages downstream see an unchanged input.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.config import SampleConfig
+from components.files import write_if_changed
+from components.sample.dump import DumpLine, dump_lines, encode_dump
+from components.sample.pages import SAMPLE_HOSTS, build_site
+from components.sample.site import EXPECTED, Site
+
+SAMPLE_VERSION = 1  # bump when the pages, the dump or the expectations change
+DUMP_NAME = "RS_sample.ndjson.zst"
+GROUND_TRUTH_NAME = "ground_truth.json"
+
+
+@dataclass(frozen=True)
+class SampleBuild:
+    """Where the sample was written, and how big it is."""
+
+    dump: Path
+    ground_truth: Path
+    pages: int
+    dump_lines: int
+    written: bool  # False when both files already held these bytes
+
+
+def _expected(kind: str) -> dict[str, str]:
+    return {"source": EXPECTED[kind].source, "crawl": EXPECTED[kind].crawl}
+
+
+def _page_truth(site: Site) -> list[dict]:
+    return [
+        {"url": page.url, "kind": page.kind, "title": page.title, "status": page.status,
+         "lang": page.lang, "duplicate_of": page.duplicate_of, "words": len(page.text.split()),
+         "text": page.text, "expected": _expected(page.kind)}
+        for page in site.pages
+    ]
+
+
+def _line_truth(lines: tuple[DumpLine, ...]) -> list[dict]:
+    return [
+        {"line": number, "case": line.case, "id": line.id, "url": line.url, "page": line.page,
+         "expected": {"source": line.expected_source}}
+        for number, line in enumerate(lines, start=1)
+    ]
+
+
+def _url_truth(site: Site, lines: tuple[DumpLine, ...]) -> list[dict]:
+    """The rows the `urls` table should hold: one per page, one per other filtered link."""
+    rows = {page.url: _expected(page.kind) for page in site.pages}
+    for line in lines:
+        if line.page is None and line.expected_source.startswith("filtered:"):
+            rows[line.url] = {"source": line.expected_source, "crawl": "filtered"}
+    return [{"url": url, "expected": expected} for url, expected in rows.items()]
+
+
+def ground_truth(site: Site) -> dict:
+    """What every page, dump line and URL of the sample should become, stage by stage."""
+    lines = dump_lines(site)
+    return {
+        "version": SAMPLE_VERSION,
+        # What decides the content: `enabled` does not, and the prose comes from this Python.
+        "config": {"articles": site.config.articles, "slow_pages": site.config.slow_pages},
+        "python": platform.python_version(),
+        "hosts": list(SAMPLE_HOSTS),
+        "dump": DUMP_NAME,
+        "pages": _page_truth(site),
+        "lines": _line_truth(lines),
+        "urls": _url_truth(site, lines),
+    }
+
+
+def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
+    """Write `RS_sample.ndjson.zst` and `ground_truth.json` for `config` into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    site = build_site(config)
+    lines = dump_lines(site)
+    truth = json.dumps(ground_truth(site), ensure_ascii=False, indent=1) + "\n"
+    dump, truth_path = out_dir / DUMP_NAME, out_dir / GROUND_TRUTH_NAME
+    wrote_dump = write_if_changed(dump, encode_dump(lines))
+    wrote_truth = write_if_changed(truth_path, truth.encode())
+    return SampleBuild(dump, truth_path, len(site.pages), len(lines), wrote_dump or wrote_truth)

@@ -1,8 +1,10 @@
 """The `webtext` command as a user meets it: exit codes and one-line errors."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -77,3 +79,58 @@ def test_bad_dump_gives_one_line_naming_it_and_no_rows(tmp_path, case):
         with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM submissions").fetchone() == (0,)
             assert con.execute("SELECT count(*) FROM urls").fetchone() == (0,)
+
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+
+
+def test_run_on_the_tiny_sample_prints_results_then_is_up_to_date(tmp_path):
+    home = tmp_path / "home"
+    first = run_cli(home, "run", "--config", str(TINY))
+    assert first.returncode == 0, first.stderr
+    assert "source: " in first.stdout and "new URLs" in first.stdout
+    assert f"warehouse {home / 'warehouse.duckdb'}" in first.stdout
+    assert (home / "sample" / "RS_sample.ndjson.zst").exists()
+
+    again = run_cli(home, "run", "--config", str(TINY))
+    assert again.returncode == 0, again.stderr
+    assert "source: up to date" in again.stdout
+
+
+def table_rows(warehouse_path: Path) -> dict[str, list]:
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        return {
+            "submissions": con.execute("SELECT * FROM submissions ORDER BY id").fetchall(),
+            "urls": con.execute("SELECT url, host, status, error FROM urls ORDER BY url").fetchall(),
+            "loads": con.execute(
+                "SELECT path, lines, malformed, selected FROM source_loads ORDER BY path").fetchall(),
+        }
+
+
+def test_a_killed_source_run_resumes_and_ends_as_a_clean_run(tmp_path):
+    records = [submission(str(i), f"http://h{i % 300}.example.com/{i % 20000}", score=i % 9)
+               for i in range(60_000)]
+    dump = write_dump(tmp_path / "RS_big.zst", records)
+    options = ["stage", "source", "--config", os.devnull, "--set", f"source.dumps=[{dump}]",
+               "--set", "source.batch_lines=4000", "--set", "source.workers=1"]
+
+    killed_home = tmp_path / "killed"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(WEBTEXT_HOME=str(killed_home), PREFECT_API_URL=PREFECT_API_URL.value())
+    child = subprocess.Popen([*WEBTEXT, *options], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    staging = killed_home / "staging" / "source"
+    deadline = time.monotonic() + 120
+    while not list(staging.glob("*/batch-000002.parquet")) and time.monotonic() < deadline:
+        assert child.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    staged_before = {p.name for p in staging.glob("*/batch-*.parquet")}
+    assert "batch-000002.parquet" in staged_before and "batch-000014.parquet" not in staged_before
+
+    resumed = run_cli(killed_home, *options)
+    assert resumed.returncode == 0, resumed.stderr
+    clean = run_cli(tmp_path / "clean", *options)
+    assert clean.returncode == 0, clean.stderr
+    assert table_rows(killed_home / "warehouse.duckdb") == table_rows(tmp_path / "clean" / "warehouse.duckdb")

@@ -28,7 +28,13 @@ def build_sample(config: WebtextConfig) -> None:
 
 @task(task_run_name="stage-{path.name}")
 def stage(path: Path, config: WebtextConfig, directory: Path) -> StagedDump:
-    return stage_dump(path, config.source, config.crawl, directory)
+    logger = get_run_logger()
+
+    def progress(staged: StagedDump) -> None:
+        logger.info("%s: %s lines read, %s selected", path.name, f"{staged.counts['lines']:,}",
+                    f"{staged.counts['selected']:,}")
+
+    return stage_dump(path, config.source, config.crawl, directory, on_batch=progress)
 
 
 @flow(name="source", flow_run_name=run_name("source"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -89,8 +89,11 @@ def aligned_chunks(lines: Iterator[bytes], batch_lines: int) -> Iterator[list[by
             left -= len(chunk)
 
 
-def stage_dump(path: Path, source: SourceConfig, crawl: CrawlConfig, directory: Path) -> StagedDump:
+def stage_dump(path: Path, source: SourceConfig, crawl: CrawlConfig, directory: Path,
+               on_batch: Callable[[StagedDump], None] | None = None) -> StagedDump:
     """Read `path` into Parquet batches under `directory`, resuming after complete batches.
+
+    `on_batch` sees the running totals after each batch is written: progress for long dumps.
 
     Raises InputError naming the file when it cannot be read to its end or is mostly malformed;
     the staged batches are removed then, so a failed file leaves nothing behind.
@@ -110,6 +113,8 @@ def stage_dump(path: Path, source: SourceConfig, crawl: CrawlConfig, directory: 
         staged.batches.append(_batch_path(directory, len(staged.batches)))
         _write_batch(staged.batches[-1], rows, counts, end_line)
         staged.counts.update(counts)
+        if on_batch:
+            on_batch(staged)
 
     try:
         lines = iter_lines(path)

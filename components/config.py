@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -87,8 +87,52 @@ class SourceConfig(Section):
 
 
 class CrawlConfig(Section):
-    """Fetching the link set. The source stage reads `allow` and `resolve` for its URL filter."""
+    """Fetching the link set politely and safely; the source stage reads `allow` and `resolve` too."""
 
+    fetcher: Literal["http", "warc"] = Field(
+        "http", description="`http` fetches from the network; `warc` reads pages from `warc_inputs`.",
+    )
+    warc_inputs: list[str] = Field(
+        default_factory=list,
+        description="WARC files or globs (ours or Common Crawl's) read when `fetcher` is `warc`.",
+    )
+    user_agent: str = Field(
+        "webtext/0.1 (+https://github.com/webtext/webtext)",
+        description="User-Agent sent on every request and matched against robots.txt groups; "
+        "keep a contact URL in it.",
+    )
+    concurrency: int = Field(64, ge=1, description="Requests in flight at once, across all hosts.")
+    per_host: int = Field(2, ge=1, description="Requests in flight at once to one host.")
+    per_host_delay_s: float = Field(
+        1.0, ge=0, description="Pause between two requests to one host (0 for one's own servers).",
+    )
+    timeout_s: float = Field(
+        30.0, gt=0,
+        description="Wall-clock deadline for one attempt at a URL: redirects and body included.",
+    )
+    connect_timeout_s: float = Field(10.0, gt=0, description="Deadline for opening a connection.")
+    read_timeout_s: float = Field(15.0, gt=0, description="Longest wait for the next bytes of a response.")
+    robots_timeout_s: float = Field(10.0, gt=0, description="Deadline for fetching one robots.txt.")
+    max_bytes: int = Field(
+        5_000_000, gt=0,
+        description="Cap on a body's decoded bytes; a larger page ends as `too_large`.",
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirect hops followed before `redirect_limit`.")
+    retries: int = Field(
+        2, ge=0, description="Extra attempts after a connection error, a timeout, 429 or 5xx.",
+    )
+    backoff_s: float = Field(
+        1.0, ge=0, description="First retry delay; doubles each retry, with jitter.",
+    )
+    max_retry_after_s: float = Field(
+        30.0, ge=0, description="Cap on a server's Retry-After; longer waits are cut to this.",
+    )
+    batch_urls: int = Field(
+        2000, gt=0, description="URLs per crawl batch: the unit a killed crawl resumes from.",
+    )
+    warc_max_bytes: int = Field(
+        1_000_000_000, gt=0, description="Size at which a WARC file is closed and the next begun.",
+    )
     allow: list[str] = Field(
         default_factory=list,
         description="`host:port` entries or CIDR ranges that may be fetched although private or loopback.",

@@ -5,12 +5,15 @@ A reader must never see half a file: everything is written beside its target and
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from components.errors import InputError
 
 _BLOCK = 1 << 20
 
@@ -60,3 +63,27 @@ def write_if_changed(target: Path, data: bytes) -> bool:
         pass
     atomic_write_bytes(target, data)
     return True
+
+
+def expand_inputs(patterns: list[str], key: str) -> list[Path]:
+    """Every file that the paths, globs and `${VAR}`s of config key `key` name, sorted, no repeats.
+
+    A pattern that matches nothing is an error naming it, so a typo never reads as empty input.
+    """
+    if not patterns:
+        raise InputError(f"{key} is empty: name at least one file or glob")
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        expanded = os.path.expanduser(os.path.expandvars(pattern))
+        if glob.has_magic(expanded):
+            matches = sorted(glob.glob(expanded))
+            if not matches:
+                raise InputError(f"{pattern}: no file matches this pattern ({key})")
+        else:
+            matches = [expanded]
+        for match in matches:
+            path = Path(match).resolve()
+            if not path.is_file():
+                raise InputError(f"{path}: no such file")
+            found[path] = None
+    return list(found)

@@ -31,5 +31,10 @@ class Home:
         return self.root / "sample"
 
     @property
+    def warc(self) -> Path:
+        """Raw responses, kept so that extraction never needs a re-crawl."""
+        return self.root / "warc"
+
+    @property
     def prefect(self) -> Path:
         return self.root / "prefect"

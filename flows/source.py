@@ -11,9 +11,8 @@ from prefect.artifacts import create_table_artifact
 
 import warehouse
 from components.config import WebtextConfig
-from components.files import sha256_file, stable_hash
+from components.files import expand_inputs, sha256_file, stable_hash
 from components.home import Home
-from components.source.dumps import resolve_dumps
 from components.source.ingest import StagedDump, config_hash, stage_dump
 from flows.results import StageResult, run_name
 from warehouse import source as queries
@@ -42,7 +41,7 @@ def source(config: WebtextConfig) -> StageResult:
     """Read the dumps into `submissions` and `urls`: WebText's link set, deduplicated and filtered."""
     if config.sample.enabled:
         build_sample(config)
-    paths = resolve_dumps(config.source.dumps)
+    paths = expand_inputs(config.source.dumps, "source.dumps")
     home = Home.from_env()
     with warehouse.connect(home.warehouse) as con:
         return _load_new_dumps(con, config, paths, home)

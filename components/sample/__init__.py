@@ -6,10 +6,10 @@ and `serve_sample` answers for `SAMPLE_HOSTS` on loopback so that the real crawl
 
 from components.sample.build import SampleBuild, build_sample, ground_truth
 from components.sample.pages import SAMPLE_HOSTS, build_site
-from components.sample.server import serve_sample
+from components.sample.server import sample_address, serve_sample
 from components.sample.site import EXPECTED, KINDS, Expectation, Page, Site, Stream
 
 __all__ = [
     "EXPECTED", "KINDS", "SAMPLE_HOSTS", "Expectation", "Page", "SampleBuild", "Site", "Stream",
-    "build_sample", "build_site", "ground_truth", "serve_sample",
+    "build_sample", "build_site", "ground_truth", "sample_address", "serve_sample",
 ]

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from components.config import SampleConfig
+from components.errors import ConfigError
 from components.sample.pages import SAMPLE_HOSTS, build_site
 from components.sample.site import Site, Stream
 
@@ -102,6 +103,19 @@ def serve_sample(site: Site, host: str = "127.0.0.1", port: int = 0) -> Iterator
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def sample_address(resolve: dict[str, str]) -> tuple[str, int]:
+    """The one `ip:port` that `crawl.resolve` maps every sample host to: where to serve the sample."""
+    targets = {resolve.get(host) for host in SAMPLE_HOSTS}
+    if len(targets) != 1 or None in targets:
+        missing = [host for host in SAMPLE_HOSTS if host not in resolve]
+        raise ConfigError(
+            "crawl.resolve must map every sample host to one ip:port "
+            f"({'missing: ' + ', '.join(missing) if missing else 'found: ' + ', '.join(sorted(targets))})"
+        )
+    ip, _, port = targets.pop().rpartition(":")
+    return ip.strip("[]"), int(port)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -51,22 +51,18 @@ def _run_flows(args: argparse.Namespace, home: Home) -> int:
     from components.config import load_config
 
     config = load_config(args.config, args.overrides)
+    from flows.console import quiet_user_error_tracebacks
+    from flows.pipeline import STAGES, pipeline
+
+    if args.command == "stage" and args.name not in STAGES:
+        raise WebtextError(f"unknown stage {args.name!r}; stages: {', '.join(STAGES)}")
+    quiet_user_error_tracebacks()
     import warehouse
 
     # Hold the warehouse for the whole command: a second command fails at once, naming us.
     con = warehouse.connect(home.warehouse)
     try:
-        from flows.console import quiet_user_error_tracebacks
-        from flows.pipeline import STAGES, pipeline
-
-        quiet_user_error_tracebacks()
-
-        if args.command == "run":
-            results = pipeline(config)
-        elif args.name in STAGES:
-            results = [STAGES[args.name](config)]
-        else:
-            raise WebtextError(f"unknown stage {args.name!r}; stages: {', '.join(STAGES)}")
+        results = pipeline(config) if args.command == "run" else [STAGES[args.name](config)]
     finally:
         con.close()
     for result in results:
@@ -93,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except WebtextError as exc:
         print(f"webtext: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # an unwritable WEBTEXT_HOME, a full disk: the machine's, not ours
+        print(f"webtext: error: {exc.filename or home.root}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("webtext: interrupted", file=sys.stderr)

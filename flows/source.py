@@ -51,24 +51,27 @@ def _load_new_dumps(con: duckdb.DuckDBPyConnection, config: WebtextConfig, paths
                     home: Home) -> StageResult:
     logger = get_run_logger()
     chash = config_hash(config.source, config.crawl)
-    todo = []
+    todo: dict[str, tuple] = {}
     for path in paths:
         info = path.stat()
         sha = queries.known_sha256(con, str(path), info.st_size, info.st_mtime_ns) or sha256_file(path)
         load_id = stable_hash([sha, chash])[:16]
         if queries.is_loaded(con, load_id):
             logger.info("%s: already loaded with this source config", path)
+        elif load_id in todo:
+            logger.info("%s: same content as %s, read once", path, todo[load_id][0])
         else:
-            todo.append((path, sha, load_id, info))
+            todo[load_id] = (path, sha, load_id, info)
+    staging = home.staging / "source"
+    _remove_stale_staging(staging, keep=set(todo))
     if not todo:
         return StageResult(stage="source", up_to_date=True,
                            summary=f"source: up to date ({len(paths)} dump(s) already loaded)")
 
     # One file at a time: staging one already keeps every core busy (`source.workers`), and a
     # long-window .zst needs up to 2 GiB of decoder memory while it is read.
-    staging = home.staging / "source"
     loads = []
-    for path, sha, load_id, info in todo:
+    for path, sha, load_id, info in todo.values():
         staged = stage(path, config, staging / load_id)
         loads.append(queries.DumpLoad(
             load_id=load_id, path=str(path), sha256=sha, size=info.st_size,
@@ -79,8 +82,12 @@ def _load_new_dumps(con: duckdb.DuckDBPyConnection, config: WebtextConfig, paths
         shutil.rmtree(staging / item.load_id, ignore_errors=True)
 
     rows = queries.funnel(con, [item.load_id for item in loads])
-    create_table_artifact(key="source-funnel", table=rows,
-                          description="Source funnel per dump file: lines read, rejections, new URLs.")
+    create_table_artifact(
+        key="source-funnel", table=rows,
+        description=f"Source funnel per dump file: lines read, rejections, new URLs. Config "
+                    f"{chash[:12]}: min_score={config.source.min_score}, "
+                    f"drop_over_18={config.source.drop_over_18}.",
+    )
     lines, selected = sum(r["lines"] for r in rows), sum(r["selected"] for r in rows)
     new_urls, pending = sum(r["new_urls"] for r in rows), sum(r["new_pending"] for r in rows)
     return StageResult(
@@ -88,3 +95,11 @@ def _load_new_dumps(con: duckdb.DuckDBPyConnection, config: WebtextConfig, paths
         summary=f"source: {lines:,} lines, {selected:,} selected, {new_urls:,} new URLs "
                 f"({pending:,} pending, {new_urls - pending:,} filtered) from {len(loads)} dump(s)",
     )
+
+
+def _remove_stale_staging(staging: Path, keep: set[str]) -> None:
+    """Drop batches of loads that finished or were abandoned (a killed run, then a config change)."""
+    if staging.exists():
+        for directory in staging.iterdir():
+            if directory.name not in keep:
+                shutil.rmtree(directory, ignore_errors=True)

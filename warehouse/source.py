@@ -7,10 +7,11 @@ from pathlib import Path
 
 import duckdb
 
+from components.source.submissions import REJECTIONS
 from warehouse.connection import transaction
 
-FUNNEL_COUNTS = ("lines", "malformed", "self_post", "no_url", "no_score", "low_score", "over_18",
-                 "selected")
+# The funnel columns of `source_loads`: lines read, each rejection reason, and selected.
+FUNNEL_COUNTS = ("lines", *REJECTIONS, "selected")
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,10 @@ def is_loaded(con: duckdb.DuckDBPyConnection, load_id: str) -> bool:
 def load(con: duckdb.DuckDBPyConnection, loads: list[DumpLoad]) -> None:
     """Insert every staged batch of `loads` and record the loads, all in one transaction.
 
-    A submission id or URL already present is kept as it is; within the new rows the highest score
-    wins for a duplicated id, so loading the same rows twice adds nothing.
+    A submission id already present is kept as it is; within the new rows the highest score wins
+    for a duplicated id, so loading the same rows twice adds nothing. A URL not yet fetched takes
+    the verdict of the latest filter config (a host newly allowed becomes `pending`, a domain newly
+    blocked `filtered`); a URL the crawl has judged keeps its status.
     """
     with transaction(con):
         for item in loads:
@@ -68,7 +71,8 @@ def load(con: duckdb.DuckDBPyConnection, loads: list[DumpLoad]) -> None:
                            any_value(reason), now(), $load_id
                     FROM read_parquet($files)
                     GROUP BY url
-                    ON CONFLICT (url) DO NOTHING
+                    ON CONFLICT (url) DO UPDATE SET status = excluded.status, error = excluded.error
+                    WHERE urls.status IN ('pending', 'filtered')
                     """,
                     {"files": files, "load_id": item.load_id},
                 )
@@ -111,7 +115,3 @@ def funnel(con: duckdb.DuckDBPyConnection, load_ids: list[str]) -> list[dict]:
             row[key] = row.get(key, 0) + n
         result.append(row)
     return result
-
-
-def url_status_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return dict(con.execute("SELECT status, count(*) FROM urls GROUP BY status").fetchall())

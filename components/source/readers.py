@@ -17,7 +17,8 @@ import zstandard
 
 from components.errors import InputError
 
-_CHUNK = 1 << 18  # compressed bytes per read: small enough that one chunk inflates to a few MB
+_CHUNK = 1 << 18  # compressed bytes per read (a real dump's chunk inflates to a few MB)
+MAX_LINE_BYTES = 64 << 20  # a submission is a few KB; Reddit caps self text at 40,000 characters
 # Pushshift and Arctic Shift write .zst with windows up to 2 GiB (`--long=31`).
 _ZSTD_MAX_WINDOW = 2**31
 
@@ -84,11 +85,24 @@ def iter_chunks(path: Path) -> Iterator[bytes]:
 
 
 def iter_lines(path: Path) -> Iterator[bytes]:
-    """The lines of `path` without their newline, empty lines included (they count as malformed)."""
-    rest = b""
+    """The lines of `path` without their newline, empty lines included (they count as malformed).
+
+    A line longer than MAX_LINE_BYTES means the file is not NDJSON (a JSON array, a binary): it
+    fails, named, rather than being gathered into memory.
+    """
+    pieces: list[bytes] = []  # the current line's start, joined once its newline arrives
+    pending = 0
     for chunk in iter_chunks(path):
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        yield from lines
-    if rest:
-        yield rest
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            pieces.append(chunk)
+            pending += len(chunk)
+            if pending > MAX_LINE_BYTES:
+                raise InputError(f"{path}: a line longer than {MAX_LINE_BYTES:,} bytes; not NDJSON")
+            continue
+        if pieces:
+            lines[0] = b"".join(pieces) + lines[0]
+        yield from lines[:-1]
+        pieces, pending = [lines[-1]], len(lines[-1])
+    if pending:
+        yield b"".join(pieces)

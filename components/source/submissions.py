@@ -26,19 +26,27 @@ class Submission:
     created_utc: int | None
 
 
-def _as_int(value: object) -> int | None:
+# Column ranges in the warehouse: a value outside them is drift, not data.
+_SCORE_RANGE = range(-(2**31), 2**31)
+_TIME_RANGE = range(0, 2**40)
+
+
+def _as_int(value: object, valid: range) -> int | None:
+    """`value` as an int within `valid`, from an int, a float or a numeric string; else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(float(value.strip()))
-        except ValueError:
+    try:
+        if isinstance(value, float):
+            number = int(value)
+        elif isinstance(value, str):
+            number = int(float(value.strip()))
+        elif isinstance(value, int):
+            number = value
+        else:
             return None
-    return None
+    except (ValueError, OverflowError):  # "abc", "inf", "1e400"
+        return None
+    return number if number in valid else None
 
 
 def select(line: bytes, config: SourceConfig) -> Submission | str:
@@ -63,8 +71,8 @@ def select(line: bytes, config: SourceConfig) -> Submission | str:
     if url.__class__ is not str or not url or url.isspace():
         return "no_url"
     score = get("score")
-    if score.__class__ is not int:
-        score = _as_int(score)
+    if score.__class__ is not int or score not in _SCORE_RANGE:
+        score = _as_int(score, _SCORE_RANGE)
         if score is None:
             return "no_score"
     if score < config.min_score:
@@ -78,5 +86,6 @@ def select(line: bytes, config: SourceConfig) -> Submission | str:
         url=url,
         score=score,
         subreddit=subreddit if subreddit.__class__ is str else None,
-        created_utc=created if created.__class__ is int else _as_int(created),
+        created_utc=created if created.__class__ is int and created in _TIME_RANGE
+        else _as_int(created, _TIME_RANGE),
     )

@@ -3,17 +3,17 @@
 Two submissions that link one page under different spellings (`HTTP://Example.com:80/a#top`,
 `http://example.com/a?utm_source=x`) must become one row, so URLs are normalised before dedupe:
 scheme and host lower-cased, default ports and fragments dropped, tracking parameters removed.
-Paths and the remaining query keep their case and order: servers may treat them as significant.
+Paths and the remaining query keep their case, order and escapes: servers may treat them as
+significant. Unicode hosts become IDNA, and credentials (`user:pw@`) are dropped: they never belong
+in a crawl.
 """
 
 from __future__ import annotations
 
-import html
 import posixpath
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode
 
 from components.config import CrawlConfig, SourceConfig
 
@@ -28,7 +28,7 @@ _TRACKING = frozenset({
 # scheme ":" ["//" netloc] path ["?" query] ["#" fragment], as urllib.parse.urlsplit splits it,
 # in one regex pass: normalisation runs once per selected submission, hundreds of millions of times.
 _PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?", re.DOTALL)
-_HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:]*)(?::(\d*))?")
+_HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:]*)(?::([0-9]*))?")
 _HAS_TRACKING = re.compile(
     r"(?:^|&)(?:utm_[^=&]*|" + "|".join(sorted(_TRACKING)) + r")(?:=|&|$)", re.IGNORECASE
 )
@@ -49,16 +49,29 @@ class BadUrl(ValueError):
         self.reason = reason
 
 
-def _is_tracking(key: str) -> bool:
-    key = key.lower()
+def _is_tracking(pair: str) -> bool:
+    key = pair.partition("=")[0].lower()
     return key.startswith("utm_") or key in _TRACKING
+
+
+def _host(text: str) -> str | None:
+    """The lower-case ASCII host (IDNA for Unicode names), or None when it is not a host."""
+    host = text.strip("[]").rstrip(".")
+    if not host or not host.isprintable() or " " in host or "\\" in host:
+        return None
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return host.lower()
 
 
 def normalise(raw: str) -> NormalisedUrl:
     """The canonical spelling of `raw`; raises BadUrl for non-http(s) or unparseable URLs."""
-    text = raw.strip()
-    if "&" in text:  # Reddit's API HTML-escapes URLs (`&amp;`), and dumps keep the escaped form.
-        text = html.unescape(text)
+    # Reddit's API HTML-escapes `&` in URLs, and dumps keep the escaped form. Only `&amp;` is
+    # undone: a general unescape would read `&region=` as `®ion=`.
+    text = raw.strip().replace("&amp;", "&")
     parts = _PARTS.match(text)
     if parts is None:
         raise BadUrl("invalid_url", raw)
@@ -71,9 +84,8 @@ def normalise(raw: str) -> NormalisedUrl:
     host_port = _HOST_PORT.fullmatch(netloc.rpartition("@")[2])
     if host_port is None:
         raise BadUrl("invalid_url", raw)
-    host, port = host_port.groups()
-    host = host.strip("[]").lower().rstrip(".")
-    if not host or not host.isprintable() or " " in host:
+    host, port = _host(host_port[1]), host_port[2]
+    if host is None:
         raise BadUrl("invalid_url", raw)
     netloc = f"[{host}]" if ":" in host else host
     if port:
@@ -83,8 +95,8 @@ def normalise(raw: str) -> NormalisedUrl:
             netloc = f"{netloc}:{int(port)}"
     path = path or "/"
     if query and _HAS_TRACKING.search(query):
-        query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-                           if not _is_tracking(k)])
+        # Drop tracking pairs; every other byte of the query stays as the server expects it.
+        query = "&".join(pair for pair in query.split("&") if pair and not _is_tracking(pair))
     url = f"{scheme}://{netloc}{path}?{query}" if query else f"{scheme}://{netloc}{path}"
     return NormalisedUrl(url, host, path)
 

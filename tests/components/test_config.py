@@ -47,8 +47,11 @@ def test_bad_preset_files_are_named(tmp_path):
         load_config(tmp_path / "missing.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("source: [unclosed\n")
-    with pytest.raises(ConfigError, match="broken.yaml is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"broken.yaml is not valid YAML \(line 2\)") as caught:
         load_config(broken)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(tmp_path)
 
 
 def test_every_field_is_described():

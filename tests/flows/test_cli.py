@@ -41,9 +41,20 @@ def test_config_errors_stop_before_any_work(home, capsys, override, message):
     assert not home.root.exists()
 
 
-def test_unknown_stage_is_named(home, capsys):
+def test_unknown_stage_is_named_before_any_work(home, capsys):
     assert main(["stage", "sauce", "--config", os.devnull]) == 1
     assert "unknown stage 'sauce'; stages: source" in capsys.readouterr().err
+    assert not home.warehouse.exists()
+
+
+def test_unwritable_home_is_one_line(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("WEBTEXT_HOME", str(blocker / "home"))
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    assert main(["stage", "source", "--config", os.devnull, "--set", "source.dumps=[x.zst]"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("webtext: error:") and "\n" not in err
 
 
 def test_busy_warehouse_fails_at_once_naming_the_holder(home, capsys, tmp_path):

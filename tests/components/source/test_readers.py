@@ -63,6 +63,23 @@ def test_missing_file_is_named(tmp_path):
         list(iter_lines(tmp_path / "RS_missing.zst"))
 
 
+def test_a_file_without_newlines_fails_instead_of_filling_memory(tmp_path, monkeypatch):
+    from components.source import readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1 << 20)
+    path = tmp_path / "RS_array.json"
+    path.write_bytes(b"[" + b'{"id": "a"},' * 200_000 + b"]")
+    with pytest.raises(InputError, match="RS_array.json: a line longer than"):
+        list(iter_lines(path))
+
+
+def test_lines_spanning_many_chunks_are_whole(tmp_path):
+    long_line = b"x" * (3 * (1 << 18) + 17)
+    path = tmp_path / "RS.ndjson"
+    path.write_bytes(b"a\n" + long_line + b"\nb")
+    assert list(iter_lines(path)) == [b"a", long_line, b"b"]
+
+
 def test_last_line_without_newline_is_kept(tmp_path):
     path = tmp_path / "RS.ndjson"
     path.write_bytes(b'{"id": "a"}\n{"id": "b"}')

@@ -26,6 +26,10 @@ def line(**fields) -> bytes:
     (line(url=""), "no_url"),
     (line(score=None), "no_score"),
     (line(score="many"), "no_score"),
+    (line(score="inf"), "no_score"),
+    (line(score="1e400"), "no_score"),
+    (line(score=2**31), "no_score"),
+    (line(score=1e300), "no_score"),
     (line(score=2), "low_score"),
     (line(score=-7), "low_score"),
     (line(over_18=True), "over_18"),
@@ -38,6 +42,11 @@ def test_selected_submission_absorbs_drift():
     chosen = select(line(id=123, score="3", created_utc="1120181161.0"), CONFIG)
     assert chosen == Submission(id="123", url="http://example.com/a", score=3, subreddit="news",
                                 created_utc=1120181161)
+
+
+@pytest.mark.parametrize("created", ["1e30", -5, 2**62, "soon", None])
+def test_impossible_timestamps_become_null(created):
+    assert select(line(created_utc=created), CONFIG).created_utc is None
 
 
 def test_threshold_and_nsfw_are_configurable():

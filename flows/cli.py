@@ -51,6 +51,7 @@ def _run_flows(args: argparse.Namespace, home: Home) -> int:
     from components.config import load_config
 
     config = load_config(args.config, args.overrides)
+    home.root.mkdir(parents=True, exist_ok=True)  # before Prefect looks for its home inside it
     from flows.console import quiet_user_error_tracebacks
     from flows.pipeline import STAGES, pipeline
 

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from prefect import flow
 
 from components.config import WebtextConfig
+from flows.crawl import crawl
 from flows.results import StageResult, run_name
 from flows.source import source
 
 # Pipeline order of INTERFACE.md; stages appear here as they are built.
 STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
     "source": source,
+    "crawl": crawl,
 }
 
 

@@ -29,7 +29,8 @@ ARCHIVE = Outlet("archive.sample.test", "The Old Town Archive", "Stories since 1
 EUROPA = Outlet("europa.sample.test", "Europa Notizie", "Nachrichten, nouvelles, noticias",
                 ("Deutsch", "Français", "Español"))
 ENCYCLOPEDIA = Outlet("encyclopedia.sample.test", "Sample Encyclopedia", "", ())
-WIKIPEDIA = Outlet("en.wikipedia.org", "Wikipedia", "", (), scheme="https")
+# Plain http, as Reddit links of its day often were: the sample server speaks no TLS.
+WIKIPEDIA = Outlet("en.wikipedia.org", "Wikipedia", "", ())
 SAMPLE_HOSTS: tuple[str, ...] = tuple(
     o.host for o in (NEWS, BLOG, MAGAZINE, ARCHIVE, EUROPA, ENCYCLOPEDIA, WIKIPEDIA)
 )

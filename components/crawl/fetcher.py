@@ -1,0 +1,301 @@
+"""The HTTP fetcher: polite, bounded, and safe against whatever a Reddit link points at.
+
+Every URL ends in exactly one terminal status. Each attempt runs under a wall-clock deadline
+(`crawl.timeout_s`, redirects and body included), because per-read timeouts let a server trickle a
+byte a second forever. Each hop of every redirect chain, and every robots.txt fetch, goes through
+the address guard and connects to the address the guard vetted. Bodies are read raw and decoded
+with a cap, so neither a huge page nor a compression bomb is ever held whole. Every response is
+archived in WARC before its URL is given a status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import zlib
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import brotli
+import httpx
+
+from components.config import CrawlConfig
+from components.crawl.decoding import (
+    ACCEPT_ENCODING,
+    BoundedDecoder,
+    TooLarge,
+    UnsupportedEncoding,
+    classify,
+    media_type,
+)
+from components.crawl.guard import AddressGuard, Refused, Unresolvable
+from components.crawl.robots import RobotsPolicy, policy_for, robots_url
+from components.crawl.warc import FetchRecord, WarcRef, WarcWriter
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks parsers to read at least 500 KiB
+_ROBOTS_REDIRECTS = 5  # RFC 9309: follow at least five hops
+_MAX_CRAWL_DELAY_S = 30.0  # a robots.txt Crawl-delay is honoured up to this
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The terminal status of one URL and where its final response is archived."""
+
+    url: str
+    status: str  # a terminal `urls.status` of INTERFACE.md
+    http_status: int | None = None
+    attempts: int = 0
+    error: str | None = None
+    final_url: str | None = None
+    warc: WarcRef | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    fetched_at: datetime | None = None
+    retry_after: float | None = None  # a server's Retry-After, for the retry loop only
+
+    @property
+    def retryable(self) -> bool:
+        if self.status in ("connection_error", "timeout"):
+            return True
+        return self.status == "http_error" and (self.http_status == 429 or (self.http_status or 0) >= 500)
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: httpx.Headers
+    body: bytes  # decoded, at most the cap
+    ref: WarcRef
+    fetched_at: datetime
+
+
+class _HostSlot:
+    """At most `per_host` requests in flight to one host, starting at least `delay` apart."""
+
+    def __init__(self, per_host: int, delay: float):
+        self.semaphore = asyncio.Semaphore(per_host)
+        self.delay = delay
+        self.next_start = 0.0
+
+    @asynccontextmanager
+    async def turn(self):
+        async with self.semaphore:
+            loop = asyncio.get_running_loop()
+            start = max(loop.time(), self.next_start)
+            self.next_start = start + self.delay
+            if start > loop.time():
+                await asyncio.sleep(start - loop.time())
+            yield
+
+
+def _retry_after(value: str | None, cap: float) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), cap)
+
+
+class Fetcher:
+    """Fetches URLs into WARC and terminal statuses; use as `async with Fetcher(...) as f`."""
+
+    def __init__(self, config: CrawlConfig, writer: WarcWriter):
+        self.config = config
+        self.writer = writer
+        self.guard = AddressGuard(config.allow, config.resolve)
+        self._global = asyncio.Semaphore(config.concurrency)
+        self._hosts: dict[str, _HostSlot] = {}
+        self._robots: dict[tuple[str, str, int | None], asyncio.Task[RobotsPolicy]] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        c = self.config
+        self._client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=c.concurrency,
+                                max_keepalive_connections=c.concurrency),
+            timeout=httpx.Timeout(connect=c.connect_timeout_s, read=c.read_timeout_s,
+                                  write=c.read_timeout_s, pool=None),
+            follow_redirects=False,
+            trust_env=False,  # no proxy or netrc from the environment: the guard decides where we go
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    def _slot(self, host: str) -> _HostSlot:
+        if host not in self._hosts:
+            self._hosts[host] = _HostSlot(self.config.per_host, self.config.per_host_delay_s)
+        return self._hosts[host]
+
+    async def crawl(self, urls: Iterable[str]) -> AsyncIterator[FetchResult]:
+        """Fetch every URL concurrently (within the limits), yielding results as they finish."""
+        tasks = [asyncio.create_task(self.fetch(url)) for url in urls]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def fetch(self, url: str) -> FetchResult:
+        """All attempts at `url`: retries with backoff for transient failures, a fresh deadline each."""
+        host = (urlsplit(url).hostname or "").lower()
+        result = FetchResult(url, "connection_error", error="not attempted")
+        for attempt in range(1, self.config.retries + 2):
+            async with self._slot(host).turn(), self._global:
+                try:
+                    async with asyncio.timeout(self.config.timeout_s):
+                        result = await self._attempt(url)
+                except TimeoutError:
+                    result = FetchResult(url, "timeout",
+                                         error=f"no complete answer within {self.config.timeout_s:g} s")
+            result = replace(result, attempts=attempt)
+            if not result.retryable or attempt > self.config.retries:
+                break
+            backoff = self.config.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
+            await asyncio.sleep(max(backoff, result.retry_after or 0.0))
+        return replace(result, retry_after=None)
+
+    async def _attempt(self, url: str) -> FetchResult:
+        """One attempt: follow redirects by hand, each hop guarded and obeying robots.txt."""
+        current, seen = url, {url}
+        for _hop in range(self.config.max_redirects + 1):
+            try:
+                await self.guard.check(current)  # refuse a bad scheme or address before robots.txt
+                if not (await self._robots_for(current)).allows(current, self.config.user_agent):
+                    return FetchResult(url, "robots", error=f"robots.txt disallows {current}")
+                response = await self._get(current, self.config.max_bytes)
+            except Refused as refused:
+                return FetchResult(url, refused.status, error=str(refused), final_url=current)
+            except TooLarge as large:
+                return FetchResult(url, "too_large", error=str(large.args[0]), final_url=current,
+                                   warc=large.args[1] if len(large.args) > 1 else None)
+            except UnsupportedEncoding as unsupported:
+                return FetchResult(url, "not_html", error=str(unsupported), final_url=current)
+            except (Unresolvable, httpx.TransportError, zlib.error, brotli.error) as failure:
+                status = "timeout" if isinstance(failure, httpx.TimeoutException) else "connection_error"
+                return FetchResult(url, status, error=f"{type(failure).__name__}: {failure}"[:500],
+                                   final_url=current)
+            location = response.headers.get("location")
+            if response.status in _REDIRECTS and location:
+                current = urljoin(current, location.strip())
+                if current in seen:
+                    return FetchResult(url, "redirect_limit", http_status=response.status,
+                                       error=f"redirect loop back to {current}", final_url=current)
+                seen.add(current)
+                continue
+            return self._judge(url, current, response)
+        return FetchResult(url, "redirect_limit", error=f"more than {self.config.max_redirects} redirects",
+                           final_url=current)
+
+    def _judge(self, url: str, final_url: str, response: _Response) -> FetchResult:
+        content_type = response.headers.get("content-type")
+        status, charset = classify(response.status, content_type, response.body)
+        error = None
+        if status == "http_error":
+            error = f"HTTP {response.status}"
+        elif status == "not_html":
+            error = f"content type {media_type(content_type) or 'missing'}"
+        return FetchResult(
+            url, status, http_status=response.status, error=error, final_url=final_url,
+            warc=response.ref, fetched_at=response.fetched_at, charset=charset,
+            content_type=media_type(content_type) or None,
+            retry_after=_retry_after(response.headers.get("retry-after"), self.config.max_retry_after_s),
+        )
+
+    async def _robots_for(self, url: str) -> RobotsPolicy:
+        parts = urlsplit(url)
+        key = (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+        if key not in self._robots:
+            self._robots[key] = asyncio.create_task(self._fetch_robots(robots_url(*key)))
+        policy = await asyncio.shield(self._robots[key])
+        if delay := policy.crawl_delay(self.config.user_agent):
+            slot = self._slot(key[1])
+            slot.delay = max(slot.delay, min(float(delay), _MAX_CRAWL_DELAY_S))
+        return policy
+
+    async def _fetch_robots(self, url: str) -> RobotsPolicy:
+        """robots.txt through the same guarded path, under its own deadline."""
+        try:
+            async with asyncio.timeout(self.config.robots_timeout_s):
+                for _ in range(_ROBOTS_REDIRECTS + 1):
+                    response = await self._get(url, _ROBOTS_MAX_BYTES, truncate=True)
+                    location = response.headers.get("location")
+                    if response.status in _REDIRECTS and location:
+                        url = urljoin(url, location.strip())
+                        continue
+                    return policy_for(response.status, response.body)
+        except Refused:
+            return policy_for(None, b"")
+        except (TimeoutError, Unresolvable, httpx.TransportError, UnsupportedEncoding,
+                zlib.error, brotli.error):
+            pass
+        return policy_for(None, b"")
+
+    async def _get(self, url: str, limit: int, truncate: bool = False) -> _Response:
+        """One guarded GET, no redirects followed, archived in WARC.
+
+        Raises TooLarge((message, ref)) past `limit` decoded bytes, unless `truncate` keeps the
+        first `limit` bytes (robots.txt: RFC 9309 reads the first 500 KiB).
+        """
+        target = await self.guard.check(url)
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = f"[{target.host}]" if ":" in target.host else target.host  # ASCII (IDNA) form
+        if parts.port and parts.port != {"http": 80, "https": 443}[target.scheme]:
+            host = f"{host}:{parts.port}"
+        headers = {
+            "Host": host,
+            "User-Agent": self.config.user_agent,
+            "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
+        extensions = {}
+        if target.scheme == "https":
+            extensions["sni_hostname"] = target.host
+            # Pooled connections are keyed by address, not by TLS name: never reuse one for another host.
+            headers["Connection"] = "close"
+        request = self._client.build_request("GET", target.connect_url(path), headers=headers,
+                                             extensions=extensions)
+        fetched_at = datetime.now(UTC)
+        response = await self._client.send(request, stream=True)
+        raw: list[bytes] = []
+        truncated = None
+        try:
+            decoder = BoundedDecoder(response.headers.get("content-encoding"), limit)
+            declared = response.headers.get("content-length", "")
+            identity = not response.headers.get("content-encoding")
+            if identity and declared.isdigit() and int(declared) > limit and not truncate:
+                truncated = "length"  # a declared size past the cap is believed, and not read
+            else:
+                async for chunk in response.aiter_raw():
+                    raw.append(chunk)
+                    try:
+                        decoder.feed(chunk)
+                    except TooLarge:
+                        truncated = "length"
+                        break
+        finally:
+            await response.aclose()
+        ref = self.writer.write(FetchRecord(
+            url=url, ip=target.ip, fetched_at=fetched_at, request_method="GET",
+            request_headers=list(headers.items()), status=response.status_code,
+            reason=response.reason_phrase, http_version=response.http_version,
+            response_headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
+            body=b"".join(raw), truncated=truncated,
+        ))
+        body = decoder.body()
+        if truncated and not truncate:
+            raise TooLarge(f"body exceeds crawl.max_bytes={limit:,} decoded bytes", ref)
+        return _Response(response.status_code, response.headers, body[:limit], ref, fetched_at)

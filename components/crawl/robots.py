@@ -1,0 +1,47 @@
+"""robots.txt as RFC 9309 reads it, parsed by Protego (Scrapy's maintained parser).
+
+The fetch outcome decides before the content does: a 2xx body is parsed; 4xx means no rules
+(allow all); 5xx or an unreachable server means disallow all, since the site may be down and
+crawling it blind is what the RFC asks crawlers not to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protego import Protego
+
+
+@dataclass(frozen=True)
+class RobotsPolicy:
+    rules: Protego | None  # None with allow_all deciding
+    allow_all: bool
+    origin: str  # why: "parsed", "4xx", "5xx", "unreachable"
+
+    def allows(self, url: str, user_agent: str) -> bool:
+        if self.rules is None:
+            return self.allow_all
+        return self.rules.can_fetch(url, user_agent)
+
+    def crawl_delay(self, user_agent: str) -> float | None:
+        return self.rules.crawl_delay(user_agent) if self.rules is not None else None
+
+
+def policy_for(status: int | None, body: bytes) -> RobotsPolicy:
+    """The policy a robots.txt fetch ending in `status` (None: unreachable) implies."""
+    if status is None:
+        return RobotsPolicy(None, False, "unreachable")
+    if 200 <= status < 300:
+        text = body.decode("utf-8", "replace")  # RFC 9309: robots.txt is UTF-8
+        return RobotsPolicy(Protego.parse(text), True, "parsed")
+    if 400 <= status < 500:
+        return RobotsPolicy(None, True, f"{status}")
+    return RobotsPolicy(None, False, f"{status}")
+
+
+def robots_url(scheme: str, host: str, port: int | None) -> str:
+    default = {"http": 80, "https": 443}[scheme]
+    netloc = f"[{host}]" if ":" in host else host
+    if port and port != default:
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}/robots.txt"

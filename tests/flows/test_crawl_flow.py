@@ -1,0 +1,126 @@
+"""The crawl stage on the tiny sample: every page ends as its ground truth says, archived in WARC."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL
+
+from components.config import load_config
+from components.crawl.decoding import BoundedDecoder
+from components.crawl.warc import WarcRef, read_response
+from flows.crawl import crawl
+from flows.pipeline import pipeline
+from flows.source import source
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+COMPARED = "url, status, http_status, attempts, final_url, content_type, charset"
+
+
+ARCHIVED = "url, status, http_status, final_url, warc_file, warc_offset, warc_length, charset"
+
+
+def url_rows(home, columns=ARCHIVED):
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(f"SELECT {columns} FROM urls ORDER BY url").fetchall()
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """The tiny pipeline run once, in its own home, shared by the checks below."""
+    home_dir = tmp_path_factory.mktemp("crawled")
+    previous = os.environ.get("WEBTEXT_HOME")
+    os.environ["WEBTEXT_HOME"] = str(home_dir)
+    try:
+        from components.home import Home
+
+        results = pipeline(load_config(TINY))
+        rerun = crawl(load_config(TINY))
+        yield Home.from_env(), results, rerun
+    finally:
+        if previous is None:
+            os.environ.pop("WEBTEXT_HOME")
+        else:
+            os.environ["WEBTEXT_HOME"] = previous
+
+
+def test_every_sample_url_ends_in_its_expected_crawl_status(crawled):
+    home, results, _ = crawled
+    assert [r.stage for r in results] == ["source", "crawl"]
+    truth = json.loads((home.sample / "ground_truth.json").read_text())
+    got = {url: status for url, status, *_ in url_rows(home)}
+    expected = {row["url"]: row["expected"]["crawl"] for row in truth["urls"]}
+    assert got == expected
+    assert {"ok", "http_error", "robots", "too_large", "not_html", "redirect_limit"} <= set(got.values())
+
+
+def test_fetched_pages_are_archived_and_read_back(crawled):
+    home, _, _ = crawled
+    truth = json.loads((home.sample / "ground_truth.json").read_text())
+    texts = {page["url"]: page["text"] for page in truth["pages"]}
+    checked = 0
+    for url, status, _, final_url, warc_file, offset, length, charset in url_rows(home):
+        if status != "ok" or final_url != url:
+            continue
+        page = read_response(home.warc, WarcRef(warc_file, offset, length))
+        decoder = BoundedDecoder(dict((k.lower(), v) for k, v in page.headers).get("content-encoding"),
+                                 10_000_000)
+        decoder.feed(page.body)
+        first_sentence = texts[url].split(". ")[0][:60]
+        html = decoder.body().decode(charset)
+        if first_sentence:
+            assert first_sentence.split()[0] in html
+        checked += 1
+    assert checked >= 15
+    assert not list(home.warc.glob("*.open")), "every WARC file is closed after the crawl"
+
+
+def test_crawl_rerun_is_up_to_date_and_publishes_artifacts(crawled):
+    _, _, rerun = crawled
+    assert rerun.up_to_date and "no pending URLs" in rerun.summary
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_latest_artifacts()}
+    assert {"crawl-status", "crawl-failing-hosts", "crawl-progress", "source-funnel"} <= keys
+
+
+def test_warc_fetcher_rebuilds_statuses_from_the_archive(crawled, home):
+    crawled_home = crawled[0]
+    config = load_config(TINY, ["crawl.fetcher=warc", f"crawl.warc_inputs=['{crawled_home.warc}/*.warc.gz']"])
+    source(config)
+    result = crawl(config)
+    assert not result.up_to_date
+    from_network = {u: (s, h) for u, s, h, f, *_ in url_rows(crawled_home) if f == u or s != "ok"}
+    from_archive = {u: (s, h) for u, s, h, *_ in url_rows(home)}
+    for url, (status, http_status) in from_network.items():
+        if status in ("ok", "not_html") or (status == "http_error" and http_status == 404):
+            assert from_archive[url] == (status, http_status), url
+    assert from_archive != {}
+
+
+def test_a_killed_crawl_resumes_and_ends_as_a_clean_run(tmp_path, crawled):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(WEBTEXT_HOME=str(tmp_path / "killed"), PREFECT_API_URL=PREFECT_API_URL.value())
+    command = [sys.executable, "-m", "flows.cli", "run", "--config", str(TINY)]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    staging = tmp_path / "killed" / "staging" / "crawl"
+    deadline = time.monotonic() + 120
+    while not (staging / "outcomes-00000.parquet").exists() and time.monotonic() < deadline:
+        assert child.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    from components.home import Home
+
+    killed = url_rows(Home(tmp_path / "killed"), COMPARED)
+    assert killed == url_rows(crawled[0], COMPARED)
+    assert not list((tmp_path / "killed" / "warc").glob("*.open"))

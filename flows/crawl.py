@@ -12,7 +12,7 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 
 import warehouse
 from components.config import WebtextConfig
-from components.crawl.batch import crawl_batch, read_archives
+from components.crawl.batch import crawl_batch, read_archives, read_urls
 from components.crawl.warc import recover
 from components.files import expand_inputs
 from components.home import Home
@@ -27,8 +27,6 @@ def fetch_batch(index: int, batch: Path, config: WebtextConfig, outcomes: Path, 
 
 @task(task_run_name="read-warc-inputs")
 def read_warc_inputs(batches: list[Path], config: WebtextConfig, outcomes: Path) -> dict:
-    from components.crawl.batch import read_urls
-
     urls = [url for batch in batches for url in read_urls(batch)]
     inputs = expand_inputs(config.crawl.warc_inputs, "crawl.warc_inputs")
     return dict(read_archives(urls, inputs, config.crawl, outcomes))
@@ -42,10 +40,15 @@ def crawl(config: WebtextConfig) -> StageResult:
     if repaired:
         get_run_logger().info("repaired WARC files left open by a killed crawl: %s", ", ".join(repaired))
     with warehouse.connect(home.warehouse) as con:
+        staging = home.staging / "crawl"
+        # A killed crawl may have finished batches it never recorded: their WARC files are closed
+        # before their outcome file is written, so recording them now is safe and saves a re-fetch.
+        for leftover in sorted(staging.glob("outcomes-*.parquet")):
+            queries.record_results(con, leftover)
         pending = queries.pending_count(con)
         if not pending:
+            shutil.rmtree(staging, ignore_errors=True)
             return StageResult(stage="crawl", up_to_date=True, summary="crawl: up to date (no pending URLs)")
-        staging = home.staging / "crawl"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         batches = queries.write_pending_batches(con, staging / "batches", config.crawl.batch_urls)

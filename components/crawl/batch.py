@@ -76,44 +76,50 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return next((v for k, v in headers if k.lower() == name), None)
 
 
-def _decoded(headers: list[tuple[str, str]], body: bytes, limit: int) -> bytes:
-    """The archived (still content-encoded) body, decoded as the fetcher would have."""
+def _decoded(headers: list[tuple[str, str]], body: bytes, limit: int) -> bytes | None:
+    """The archived (still content-encoded) body decoded as the fetcher would; None past `limit`."""
     decoder = BoundedDecoder(_header(headers, "content-encoding"), limit)
     try:
         decoder.feed(body)
     except TooLarge:
-        pass
-    return decoder.body()[:limit]
+        return None
+    return decoder.body()
 
 
 def read_archives(urls: Iterable[str], inputs: list[Path], config: CrawlConfig, outcomes: Path) -> Counter:
     """Statuses for `urls` from existing WARC files instead of the network.
 
     Each HTTP response record whose target URI normalises to one of `urls` is judged as a fetch
-    would be (HTTP status, HTML or not, charset); redirect records are skipped, so a URL archived
-    only as a redirect stays pending. The first matching record of a URL wins.
+    would be (HTTP status, size cap, HTML or not, charset); redirect records are skipped, so a URL
+    archived only as a redirect stays pending. The first matching record of a URL wins. Rows
+    point at the input files by absolute path.
     """
     wanted = set(urls)
     rows: dict[str, dict] = {}
-    for page in iter_responses(inputs):
-        if 300 <= page.status < 400:
-            continue
-        try:
-            url = normalise(page.url).url
-        except BadUrl:
-            continue
-        if url not in wanted or url in rows:
-            continue
-        content_type = _header(page.headers, "content-type")
-        try:
-            body = _decoded(page.headers, page.body, config.max_bytes)
-        except (UnsupportedEncoding, zlib.error, brotli.error):
-            continue
-        status, charset = classify(page.status, content_type, body)
-        rows[url] = _row(
-            FetchResult(url, status, http_status=page.status, attempts=0, final_url=page.url,
-                        warc=page.ref, content_type=media_type(content_type) or None,
-                        charset=charset, fetched_at=page.fetched_at,
-                        error=None if status == "ok" else f"archived HTTP {page.status}"),
-        )
+    for path in inputs:
+        for page in iter_responses([path]):
+            if 300 <= page.status < 400:
+                continue
+            try:
+                url = normalise(page.url).url
+            except BadUrl:
+                continue
+            if url not in wanted or url in rows:
+                continue
+            content_type = _header(page.headers, "content-type")
+            try:
+                body = None if page.truncated else _decoded(page.headers, page.body, config.max_bytes)
+            except (UnsupportedEncoding, zlib.error, brotli.error):
+                continue
+            if body is None:
+                status, charset = "too_large", None
+            else:
+                status, charset = classify(page.status, content_type, body)
+            rows[url] = _row(
+                FetchResult(url, status, http_status=page.status, attempts=0, final_url=page.url,
+                            warc=page.ref, content_type=media_type(content_type) or None,
+                            charset=charset, fetched_at=page.fetched_at,
+                            error=None if status == "ok" else f"archived as {status}, HTTP {page.status}"),
+                warc_file=str(path.resolve()),
+            )
     return _write_outcomes(list(rows.values()), outcomes)

@@ -87,6 +87,19 @@ class BoundedDecoder:
         """Decode the next raw bytes; raises TooLarge, or zlib.error / brotli.error if corrupt."""
         self._step(data)
 
+    @property
+    def identity(self) -> bool:
+        return self._step == self._identity
+
+    @property
+    def done(self) -> bool:
+        """The compressed stream has ended: whatever a server sends after it is junk, not body."""
+        if self._step == self._inflate:
+            return self._zlib.eof
+        if self._step == self._unbrotli:
+            return self._brotli.is_finished()
+        return False
+
     def body(self) -> bytes:
         return b"".join(self.parts)
 

@@ -14,11 +14,11 @@ import asyncio
 import random
 import zlib
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import brotli
 import httpx
@@ -33,13 +33,14 @@ from components.crawl.decoding import (
     media_type,
 )
 from components.crawl.guard import AddressGuard, Refused, Unresolvable
-from components.crawl.robots import RobotsPolicy, policy_for, robots_url
+from components.crawl.robots import DEFAULT_PORTS, RobotsPolicy, policy_for, robots_url
 from components.crawl.warc import FetchRecord, WarcRef, WarcWriter
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks parsers to read at least 500 KiB
 _ROBOTS_REDIRECTS = 5  # RFC 9309: follow at least five hops
 _MAX_CRAWL_DELAY_S = 30.0  # a robots.txt Crawl-delay is honoured up to this
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # reserved characters and `%` stay; anything else is escaped
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,15 @@ class _Response:
     body: bytes  # decoded, at most the cap
     ref: WarcRef
     fetched_at: datetime
+    unsupported: str | None = None  # a Content-Encoding that was archived but not decoded
+
+
+class _Oversized(Exception):
+    """The body passed the cap; it is archived, truncated, at `ref`."""
+
+    def __init__(self, message: str, status: int, ref: WarcRef):
+        super().__init__(message)
+        self.status, self.ref = status, ref
 
 
 class _HostSlot:
@@ -121,8 +131,10 @@ class Fetcher:
     async def __aenter__(self) -> Fetcher:
         c = self.config
         self._client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=c.concurrency,
-                                max_keepalive_connections=c.concurrency),
+            # No idle connections kept: a crawl spread over many hosts almost never reuses one, and
+            # httpcore scans its whole pool per idle connection (most of the CPU at concurrency 256
+            # in benchmarks/crawl_throughput.py).
+            limits=httpx.Limits(max_connections=c.concurrency, max_keepalive_connections=0),
             timeout=httpx.Timeout(connect=c.connect_timeout_s, read=c.read_timeout_s,
                                   write=c.read_timeout_s, pool=None),
             follow_redirects=False,
@@ -149,17 +161,25 @@ class Fetcher:
                 task.cancel()
 
     async def fetch(self, url: str) -> FetchResult:
-        """All attempts at `url`: retries with backoff for transient failures, a fresh deadline each."""
+        """All attempts at `url`: retries with backoff for transient failures, a fresh deadline each.
+
+        Waiting for the host's turn happens before the deadline starts, so a busy host queues
+        its URLs instead of timing them out.
+        """
         host = (urlsplit(url).hostname or "").lower()
         result = FetchResult(url, "connection_error", error="not attempted")
         for attempt in range(1, self.config.retries + 2):
             async with self._slot(host).turn(), self._global:
                 try:
                     async with asyncio.timeout(self.config.timeout_s):
-                        result = await self._attempt(url)
+                        result = await self._attempt(url, host)
                 except TimeoutError:
                     result = FetchResult(url, "timeout",
                                          error=f"no complete answer within {self.config.timeout_s:g} s")
+                except (ValueError, OSError, httpx.HTTPError) as failure:
+                    # Whatever a stranger's URL or server provokes, the URL still gets a status.
+                    result = FetchResult(url, "connection_error",
+                                         error=f"{type(failure).__name__}: {failure}"[:500])
             result = replace(result, attempts=attempt)
             if not result.retryable or attempt > self.config.retries:
                 break
@@ -167,29 +187,37 @@ class Fetcher:
             await asyncio.sleep(max(backoff, result.retry_after or 0.0))
         return replace(result, retry_after=None)
 
-    async def _attempt(self, url: str) -> FetchResult:
-        """One attempt: follow redirects by hand, each hop guarded and obeying robots.txt."""
-        current, seen = url, {url}
+    async def _attempt(self, url: str, host: str) -> FetchResult:
+        """One attempt: follow redirects by hand, each hop guarded, obeying robots.txt, and taking
+        its own host's turn when it leaves the host whose turn `fetch` holds."""
+        current, seen = _wire(url), {url}
         for _hop in range(self.config.max_redirects + 1):
+            hop_host = (urlsplit(current).hostname or "").lower()
             try:
                 await self.guard.check(current)  # refuse a bad scheme or address before robots.txt
-                if not (await self._robots_for(current)).allows(current, self.config.user_agent):
-                    return FetchResult(url, "robots", error=f"robots.txt disallows {current}")
-                response = await self._get(current, self.config.max_bytes)
+                async with AsyncExitStack() as turn:
+                    if hop_host != host:
+                        await turn.enter_async_context(self._slot(hop_host).turn())
+                    policy = await self._robots_for(current)
+                    if policy.failure:
+                        status = "timeout" if "Timeout" in policy.failure else "connection_error"
+                        return FetchResult(url, status, final_url=current,
+                                           error=f"robots.txt unreachable: {policy.failure}"[:500])
+                    if not policy.allows(current, self.config.user_agent):
+                        return FetchResult(url, "robots", error=f"robots.txt disallows {current}")
+                    response = await self._get(current, self.config.max_bytes)
             except Refused as refused:
                 return FetchResult(url, refused.status, error=str(refused), final_url=current)
-            except TooLarge as large:
-                return FetchResult(url, "too_large", error=str(large.args[0]), final_url=current,
-                                   warc=large.args[1] if len(large.args) > 1 else None)
-            except UnsupportedEncoding as unsupported:
-                return FetchResult(url, "not_html", error=str(unsupported), final_url=current)
+            except _Oversized as large:
+                return FetchResult(url, "too_large", http_status=large.status, error=str(large),
+                                   final_url=current, warc=large.ref)
             except (Unresolvable, httpx.TransportError, zlib.error, brotli.error) as failure:
                 status = "timeout" if isinstance(failure, httpx.TimeoutException) else "connection_error"
                 return FetchResult(url, status, error=f"{type(failure).__name__}: {failure}"[:500],
                                    final_url=current)
             location = response.headers.get("location")
             if response.status in _REDIRECTS and location:
-                current = urljoin(current, location.strip())
+                current = _wire(urljoin(current, location.strip()))
                 if current in seen:
                     return FetchResult(url, "redirect_limit", http_status=response.status,
                                        error=f"redirect loop back to {current}", final_url=current)
@@ -205,6 +233,8 @@ class Fetcher:
         error = None
         if status == "http_error":
             error = f"HTTP {response.status}"
+        elif response.unsupported:
+            status, charset, error = "not_html", None, response.unsupported
         elif status == "not_html":
             error = f"content type {media_type(content_type) or 'missing'}"
         return FetchResult(
@@ -220,40 +250,45 @@ class Fetcher:
         if key not in self._robots:
             self._robots[key] = asyncio.create_task(self._fetch_robots(robots_url(*key)))
         policy = await asyncio.shield(self._robots[key])
-        if delay := policy.crawl_delay(self.config.user_agent):
+        if policy.failure:
+            self._robots.pop(key, None)  # a host that was down gets asked again on the next attempt
+        elif delay := policy.crawl_delay(self.config.user_agent):
             slot = self._slot(key[1])
             slot.delay = max(slot.delay, min(float(delay), _MAX_CRAWL_DELAY_S))
         return policy
 
     async def _fetch_robots(self, url: str) -> RobotsPolicy:
-        """robots.txt through the same guarded path, under its own deadline."""
+        """robots.txt through the same guarded path, under its own deadline.
+
+        An unreachable robots.txt means "disallow all" (RFC 9309), but the URL is then recorded
+        as the connection failure it is, and retried, rather than as a robots.txt verdict.
+        """
         try:
             async with asyncio.timeout(self.config.robots_timeout_s):
                 for _ in range(_ROBOTS_REDIRECTS + 1):
-                    response = await self._get(url, _ROBOTS_MAX_BYTES, truncate=True)
+                    response = await self._get(_wire(url), _ROBOTS_MAX_BYTES, truncate=True)
                     location = response.headers.get("location")
                     if response.status in _REDIRECTS and location:
                         url = urljoin(url, location.strip())
                         continue
                     return policy_for(response.status, response.body)
-        except Refused:
-            return policy_for(None, b"")
-        except (TimeoutError, Unresolvable, httpx.TransportError, UnsupportedEncoding,
-                zlib.error, brotli.error):
-            pass
-        return policy_for(None, b"")
+                return policy_for(None, b"", "too many robots.txt redirects")
+        except TimeoutError:
+            return policy_for(None, b"", f"Timeout after {self.config.robots_timeout_s:g} s")
+        except (Refused, Unresolvable, ValueError, OSError, httpx.HTTPError, zlib.error,
+                brotli.error) as failure:
+            return policy_for(None, b"", f"{type(failure).__name__}: {failure}")
 
     async def _get(self, url: str, limit: int, truncate: bool = False) -> _Response:
         """One guarded GET, no redirects followed, archived in WARC.
 
-        Raises TooLarge((message, ref)) past `limit` decoded bytes, unless `truncate` keeps the
-        first `limit` bytes (robots.txt: RFC 9309 reads the first 500 KiB).
+        Raises _Oversized past `limit` decoded bytes, unless `truncate` keeps the first `limit`
+        bytes (robots.txt: RFC 9309 reads the first 500 KiB).
         """
         target = await self.guard.check(url)
         parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = f"[{target.host}]" if ":" in target.host else target.host  # ASCII (IDNA) form
-        if parts.port and parts.port != {"http": 80, "https": 443}[target.scheme]:
+        if parts.port and parts.port != DEFAULT_PORTS[target.scheme]:
             host = f"{host}:{parts.port}"
         headers = {
             "Host": host,
@@ -266,24 +301,36 @@ class Fetcher:
             extensions["sni_hostname"] = target.host
             # Pooled connections are keyed by address, not by TLS name: never reuse one for another host.
             headers["Connection"] = "close"
-        request = self._client.build_request("GET", target.connect_url(path), headers=headers,
+        request = self._client.build_request("GET", target.connect_url(path_of(parts)), headers=headers,
                                              extensions=extensions)
         fetched_at = datetime.now(UTC)
         response = await self._client.send(request, stream=True)
-        raw: list[bytes] = []
-        truncated = None
         try:
-            decoder = BoundedDecoder(response.headers.get("content-encoding"), limit)
+            encoding = response.headers.get("content-encoding")
+            try:
+                decoder = BoundedDecoder(encoding, limit)
+                unsupported = None
+            except UnsupportedEncoding as refusal:  # archived as is, judged by its status code
+                decoder, unsupported = BoundedDecoder(None, limit), str(refusal)
+            identity = decoder.identity
+            raw: list[bytes] = decoder.parts if identity else []  # one copy of an unencoded body
+            raw_size, truncated = 0, None
             declared = response.headers.get("content-length", "")
-            identity = not response.headers.get("content-encoding")
             if identity and declared.isdigit() and int(declared) > limit and not truncate:
                 truncated = "length"  # a declared size past the cap is believed, and not read
             else:
                 async for chunk in response.aiter_raw():
-                    raw.append(chunk)
+                    raw_size += len(chunk)
+                    if not identity:
+                        raw.append(chunk)
                     try:
                         decoder.feed(chunk)
                     except TooLarge:
+                        truncated = "length"
+                        break
+                    if decoder.done:
+                        break  # bytes after the end of a compressed stream are junk
+                    if raw_size > limit:  # a compressed body that expands little is capped raw
                         truncated = "length"
                         break
         finally:
@@ -295,7 +342,18 @@ class Fetcher:
             response_headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
             body=b"".join(raw), truncated=truncated,
         ))
-        body = decoder.body()
         if truncated and not truncate:
-            raise TooLarge(f"body exceeds crawl.max_bytes={limit:,} decoded bytes", ref)
-        return _Response(response.status_code, response.headers, body[:limit], ref, fetched_at)
+            raise _Oversized(f"body exceeds crawl.max_bytes={limit:,} decoded bytes",
+                             response.status_code, ref)
+        return _Response(response.status_code, response.headers, decoder.body()[:limit], ref, fetched_at,
+                         unsupported)
+
+
+def _wire(url: str) -> str:
+    """`url` as it may go on the wire: spaces and other unsafe characters percent-encoded,
+    existing escapes kept."""
+    return quote(url, safe=_URL_SAFE)
+
+
+def path_of(parts) -> str:
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

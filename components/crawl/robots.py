@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from protego import Protego
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
 
 @dataclass(frozen=True)
 class RobotsPolicy:
     rules: Protego | None  # None with allow_all deciding
     allow_all: bool
-    origin: str  # why: "parsed", "4xx", "5xx", "unreachable"
+    failure: str | None = None  # why robots.txt could not be had (unreachable: disallow all)
 
     def allows(self, url: str, user_agent: str) -> bool:
         if self.rules is None:
@@ -27,20 +29,18 @@ class RobotsPolicy:
         return self.rules.crawl_delay(user_agent) if self.rules is not None else None
 
 
-def policy_for(status: int | None, body: bytes) -> RobotsPolicy:
-    """The policy a robots.txt fetch ending in `status` (None: unreachable) implies."""
+def policy_for(status: int | None, body: bytes, failure: str | None = None) -> RobotsPolicy:
+    """The policy a robots.txt fetch ending in `status` (None: unreachable, `failure` says why)."""
     if status is None:
-        return RobotsPolicy(None, False, "unreachable")
+        return RobotsPolicy(None, False, failure or "unreachable")
     if 200 <= status < 300:
         text = body.decode("utf-8", "replace")  # RFC 9309: robots.txt is UTF-8
-        return RobotsPolicy(Protego.parse(text), True, "parsed")
-    if 400 <= status < 500:
-        return RobotsPolicy(None, True, f"{status}")
-    return RobotsPolicy(None, False, f"{status}")
+        return RobotsPolicy(Protego.parse(text), True)
+    return RobotsPolicy(None, 400 <= status < 500)  # 4xx: no rules; 5xx: disallow all
 
 
 def robots_url(scheme: str, host: str, port: int | None) -> str:
-    default = {"http": 80, "https": 443}[scheme]
+    default = DEFAULT_PORTS[scheme]
     netloc = f"[{host}]" if ":" in host else host
     if port and port != default:
         netloc = f"{netloc}:{port}"

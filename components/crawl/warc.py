@@ -93,6 +93,7 @@ class WarcPage:
     ref: WarcRef | None
     fetched_at: datetime | None
     ip: str | None
+    truncated: str | None = None  # WARC-Truncated: the body was cut ("length", "time", ...)
 
 
 def _http_head(first_line: str, headers: list[tuple[str, str]]) -> bytes:
@@ -610,4 +611,5 @@ def _page(record) -> WarcPage | None:
         ref=None,
         fetched_at=fetched_at,
         ip=rec.get_header("WARC-IP-Address"),
+        truncated=rec.get_header("WARC-Truncated"),
     )

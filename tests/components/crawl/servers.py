@@ -146,6 +146,23 @@ def stream(total: int, declare_length: bool = False) -> Handler:
     return handler
 
 
+def stream_after(member: bytes, junk: int) -> Handler:
+    """A whole gzip member followed by `junk` bytes of garbage, chunked: the junk is no body."""
+    piece = b"\x00junk" * (_CHUNK // 5)
+
+    async def handler(request: Request, reply: Reply) -> None:
+        await reply.head(200, {"Content-Type": "text/html", "Content-Encoding": "gzip",
+                               "Transfer-Encoding": "chunked"})
+        await reply.chunk(member)
+        sent = 0
+        while sent < junk:
+            await reply.chunk(piece)
+            sent += len(piece)
+        await reply.chunk(b"")
+
+    return handler
+
+
 @functools.cache
 def gzip_of_zeros(size: int) -> bytes:
     """gzip of `size` zero bytes, compressed 1 MiB at a time (300 MB of zeros -> ~300 KB, ~1 s)."""

@@ -31,6 +31,7 @@ from tests.components.crawl.servers import (
     redirect,
     reset,
     stream,
+    stream_after,
     trickle,
 )
 
@@ -453,4 +454,47 @@ def test_warc_fetcher_reads_statuses_from_archives(tmp_path):
     assert counts == {"ok": 2, "http_error": 1, "not_html": 1}
     assert codecs.lookup(rows[urls[1]]["charset"]).name == "iso8859-1"  # found in the decoded body
     assert rows[urls[0]]["final_url"] == "http://Example.COM:80/article"
-    assert all(row["warc_file"] in {p.name for p in inputs} for row in rows.values())
+    assert all(row["warc_file"] in {str(p.resolve()) for p in inputs} for row in rows.values())
+
+
+# -- what a review of hostile inputs turned up -------------------------------------------------------
+
+
+def test_url_with_a_space_is_fetched_percent_encoded(server, warc_dir):
+    server.route("/a%20b", page())
+    server.route("/hop", redirect("/a b"))
+    direct, hop = fetch_all(crawl_config(server), [server.url("/a b"), server.url("/hop")], warc_dir)
+    assert direct.status == "ok", direct
+    assert hop.status == "ok" and hop.final_url == server.url("/a%20b"), hop
+
+
+def test_junk_after_a_gzip_body_is_not_read(server, warc_dir):
+    member = gzip.compress(b"<html><body><p>Short.</p></body></html>")
+    server.route("/junk", stream_after(member, 200_000_000))
+    before = _proc_status("VmHWM")
+    started = time.monotonic()
+    result = fetch(crawl_config(server, timeout_s=20, retries=0), server.url("/junk"), warc_dir)
+    assert result.status == "ok", result
+    assert time.monotonic() - started < 5
+    assert _proc_status("VmHWM") - before < 100 * 1024
+
+
+def test_per_host_limit_holds_on_redirect_hops(server, warc_dir):
+    server.route("/go", redirect("http://b.test/slow"))
+    server.route("/slow", page(delay=0.1))
+    names = [f"h{n}.test" for n in range(12)]
+    config = _named_hosts(server, "b.test", *names, per_host=2)
+    results = fetch_all(config, [f"http://{name}/go" for name in names], warc_dir)
+    assert Counter(r.status for r in results) == {"ok": 12}
+    assert server.max_in_flight("b.test") <= 2
+
+
+def test_a_host_that_is_down_is_a_connection_error_not_robots(warc_dir):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = load_config(None, [f"crawl.allow=['127.0.0.1:{port}']", "crawl.retries=1",
+                                "crawl.backoff_s=0.01", "crawl.timeout_s=2"]).crawl
+    result = fetch(config, f"http://127.0.0.1:{port}/page", warc_dir)
+    assert result.status == "connection_error" and result.attempts == 2, result
+    assert "robots.txt unreachable" in result.error

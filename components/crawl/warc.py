@@ -13,8 +13,7 @@ that ends on a whole request/response pair, so every ref handed out before the k
 Durability against power loss costs an fsync. Measured here (10 KB bodies, ext4 on a 2-core VM),
 flush-only wrote 2,000-6,000 records/s and one fsync per record 250-2,100, 3-8x fewer, with the
 caller blocked for every flush; on disks without a write cache the gap is wider. So the writer
-fsyncs on rotation and close, and `sync()` lets the caller fsync before it records refs elsewhere
-(once per batch); `fsync_every_write=True` buys per-record durability where it is worth the price.
+fsyncs on rotation and close; the crawl closes a batch's writer before it records the batch's refs.
 
 Records are serialised here rather than by warcio's writer, which %-escapes non-ASCII header
 values (so a reader would not get the headers back) and costs twice the CPU per record; warcio
@@ -170,7 +169,7 @@ class WarcWriter:
     """
 
     def __init__(
-        self, directory: Path, prefix: str, max_bytes: int = 1_000_000_000, *, fsync_every_write: bool = False
+        self, directory: Path, prefix: str, max_bytes: int = 1_000_000_000
     ):
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
@@ -179,7 +178,6 @@ class WarcWriter:
         self.directory = Path(directory)
         self.prefix = prefix
         self.max_bytes = max_bytes
-        self.fsync_every_write = fsync_every_write
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -202,12 +200,6 @@ class WarcWriter:
             if self._size >= self.max_bytes:
                 self._finish()
             return ref
-
-    def sync(self) -> None:
-        """Make every ref handed out so far survive a power loss, not only a killed process."""
-        with self._lock:
-            if self._fd is not None:
-                os.fsync(self._fd)
 
     def close(self) -> list[str]:
         """Finish the open file; return the names of all files this writer completed."""
@@ -259,8 +251,6 @@ class WarcWriter:
     def _append(self, data: bytes) -> None:
         try:
             _write_all(self._fd, data)
-            if self.fsync_every_write:
-                os.fsync(self._fd)
         except BaseException:
             # A half-written pair (disk full) would hide every later pair from recover(): cut it off
             # (O_APPEND puts the next write at the new end), or failing that, leave the file to

@@ -10,6 +10,7 @@ import asyncio
 import zlib
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import brotli
@@ -61,6 +62,10 @@ def _write_outcomes(rows: list[dict], target: Path) -> Counter:
 
 
 async def _fetch_all(urls: list[str], config: CrawlConfig, writer: WarcWriter) -> list[dict]:
+    # DNS lookups run in the loop's default executor; its stock size (cores + 4) would let a few
+    # hung resolvers stall every other host's lookups.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=min(config.concurrency, 128), thread_name_prefix="dns"))
     async with Fetcher(config, writer) as fetcher:
         return [_row(result) async for result in fetcher.crawl(urls)]
 

@@ -22,12 +22,13 @@ def write_pending_batches(con: duckdb.DuckDBPyConnection, directory: Path, batch
 
     Ordering by a hash of the URL mixes hosts, so one big host does not make one batch slow.
     """
+    target = str(directory).replace("'", "''")  # COPY takes no parameter for its target
     con.execute(
         f"""
         COPY (
             SELECT url, (row_number() OVER (ORDER BY hash(url), url) - 1) // {int(batch_urls)} AS batch
             FROM urls WHERE status = 'pending'
-        ) TO '{directory}' (FORMAT parquet, PARTITION_BY (batch), OVERWRITE_OR_IGNORE true)
+        ) TO '{target}' (FORMAT parquet, PARTITION_BY (batch), OVERWRITE_OR_IGNORE true)
         """
     )
     return sorted(directory.glob("batch=*/*.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))

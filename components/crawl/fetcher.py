@@ -33,8 +33,9 @@ from components.crawl.decoding import (
     media_type,
 )
 from components.crawl.guard import AddressGuard, Refused, Unresolvable
-from components.crawl.robots import DEFAULT_PORTS, RobotsPolicy, policy_for, robots_url
+from components.crawl.robots import RobotsPolicy, policy_for, robots_url
 from components.crawl.warc import FetchRecord, WarcRef, WarcWriter
+from components.source.urls import DEFAULT_PORTS
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks parsers to read at least 500 KiB
@@ -301,7 +302,7 @@ class Fetcher:
             extensions["sni_hostname"] = target.host
             # Pooled connections are keyed by address, not by TLS name: never reuse one for another host.
             headers["Connection"] = "close"
-        request = self._client.build_request("GET", target.connect_url(path_of(parts)), headers=headers,
+        request = self._client.build_request("GET", target.connect_url(_path_of(parts)), headers=headers,
                                              extensions=extensions)
         fetched_at = datetime.now(UTC)
         response = await self._client.send(request, stream=True)
@@ -355,5 +356,5 @@ def _wire(url: str) -> str:
     return quote(url, safe=_URL_SAFE)
 
 
-def path_of(parts) -> str:
+def _path_of(parts) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -34,9 +34,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from components.source.urls import DEFAULT_PORTS
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Answers kept per (host, port): a batch of 2000 URLs touches far fewer hosts, a long-lived guard stays small.
 _CACHE_SIZE = 10_000
 _SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.\-]*):")
@@ -214,7 +215,7 @@ class AddressGuard:
         """(scheme, host, port, IP literal or None); refuses what is not an http(s) URL with a host."""
         found = _SCHEME.match(url)
         scheme = found.group(1).lower() if found else ""
-        if scheme not in _DEFAULT_PORTS:
+        if scheme not in DEFAULT_PORTS:
             raise Refused("bad_scheme", f"{url}: scheme {scheme or '(none)'!r} is not http or https")
         try:
             parts = urlsplit(url)
@@ -223,7 +224,7 @@ class AddressGuard:
             raise Refused("blocked_address", f"{url}: not a valid URL ({exc})") from None
         if port == 0:
             raise Refused("blocked_address", f"{url}: port 0")
-        port = port or _DEFAULT_PORTS[scheme]
+        port = port or DEFAULT_PORTS[scheme]
         host = parts.hostname or ""
         if parts.netloc.rpartition("@")[2].startswith("["):
             ip = _ip_or_none(host)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from protego import Protego
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
+from components.source.urls import DEFAULT_PORTS
 
 
 @dataclass(frozen=True)

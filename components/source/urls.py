@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from components.config import CrawlConfig, SourceConfig
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}  # the schemes webtext fetches
 # Click-tracking parameters that never change the page (utm_* is matched by prefix).
 _TRACKING = frozenset({
     "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
@@ -77,7 +77,7 @@ def normalise(raw: str) -> NormalisedUrl:
         raise BadUrl("invalid_url", raw)
     scheme, netloc, path, query = parts.groups()
     scheme = scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
+    if scheme not in DEFAULT_PORTS:
         raise BadUrl("unsupported_scheme" if "." not in scheme else "invalid_url", raw)
     if not netloc:
         raise BadUrl("invalid_url", raw)
@@ -91,7 +91,7 @@ def normalise(raw: str) -> NormalisedUrl:
     if port:
         if int(port) > 65535:
             raise BadUrl("invalid_url", raw)
-        if int(port) != _DEFAULT_PORTS[scheme]:
+        if int(port) != DEFAULT_PORTS[scheme]:
             netloc = f"{netloc}:{int(port)}"
     path = path or "/"
     if query and _HAS_TRACKING.search(query):

@@ -169,6 +169,156 @@ class CrawlConfig(Section):
         return {host.lower(): target for host, target in value.items()}
 
 
+class GopherQualityConfig(Section):
+    """Gopher's quality rules (Rae et al. 2021, appendix A; datatrove's GopherQualityFilter)."""
+
+    enabled: bool = Field(True, description="Apply the rules below.")
+    min_words: int = Field(50, ge=0, description="Fewest words a page may have (Gopher: 50).")
+    max_words: int = Field(100_000, ge=1, description="Most words a page may have (Gopher: 100,000).")
+    min_mean_word_length: float = Field(
+        3.0, ge=0, description="Shortest mean word length in characters (Gopher: 3)."
+    )
+    max_mean_word_length: float = Field(
+        10.0, ge=0, description="Longest mean word length in characters (Gopher: 10)."
+    )
+    max_symbol_word_ratio: float = Field(
+        0.1, ge=0, description="Most `#` and `...`/`…` per word (Gopher: 0.1)."
+    )
+    max_bullet_lines_ratio: float = Field(
+        0.9, ge=0, le=1, description="Most lines that start with a bullet (Gopher: 90%)."
+    )
+    max_ellipsis_lines_ratio: float = Field(
+        0.3, ge=0, le=1, description="Most lines that end in an ellipsis (Gopher: 30%)."
+    )
+    max_non_alpha_words_ratio: float = Field(
+        0.2, ge=0, le=1,
+        description="Most words without an alphabetic character (Gopher: 80% of words must have one).",
+    )
+    min_stop_words: int = Field(
+        2, ge=0, description="Fewest of the stop words the, be, to, of, and, that, have, with (Gopher: 2)."
+    )
+
+
+class GopherRepetitionConfig(Section):
+    """Gopher's repetition rules (Rae et al. 2021, table A1; datatrove's GopherRepetitionFilter)."""
+
+    enabled: bool = Field(True, description="Apply the rules below.")
+    dup_line_frac: float = Field(0.3, ge=0, le=1, description="Most lines that repeat an earlier line.")
+    dup_para_frac: float = Field(0.3, ge=0, le=1, description="Most paragraphs that repeat an earlier one.")
+    dup_line_char_frac: float = Field(0.2, ge=0, le=1, description="Most characters in repeated lines.")
+    dup_para_char_frac: float = Field(
+        0.2, ge=0, le=1, description="Most characters in repeated paragraphs."
+    )
+    top_ngram_char_frac: dict[int, float] = Field(
+        default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16},
+        description="n -> most characters covered by the most frequent word n-gram.",
+    )
+    dup_ngram_char_frac: dict[int, float] = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
+        description="n -> most characters covered by word n-grams that occur more than once.",
+    )
+
+
+class C4Config(Section):
+    """C4's rules with the T5 paper's values (Raffel et al. 2020, section 2.2).
+
+    Line rules remove lines (as C4 does), page rules drop the page. datatrove's C4 filter swaps the two
+    numbers (3 words a line, 5 sentences a page); the paper's values are used here.
+    """
+
+    enabled: bool = Field(True, description="Apply the rules below.")
+    min_words_per_line: int = Field(5, ge=0, description="Lines with fewer words are removed (T5: 5).")
+    min_sentences: int = Field(3, ge=0, description="Pages left with fewer sentences are dropped (T5: 3).")
+    terminal_punctuation: bool = Field(
+        True, description="Remove lines that do not end in a terminal punctuation mark (T5)."
+    )
+    javascript_lines: bool = Field(True, description="Remove lines that mention javascript (T5).")
+    policy_lines: bool = Field(
+        True, description="Remove cookie and terms-of-use notices (datatrove's list of C4 policy phrases)."
+    )
+    lorem_ipsum: bool = Field(True, description="Drop pages containing 'lorem ipsum' (T5).")
+    curly_brace: bool = Field(
+        False,
+        description="Drop pages containing '{' (T5 does). Off: it drops most pages about programming, "
+        "which Reddit links to often and which GPT-2's WebText kept.",
+    )
+
+
+class FineWebConfig(Section):
+    """FineWeb's own line rules (Penedo et al. 2024; datatrove's FineWebQualityFilter)."""
+
+    enabled: bool = Field(True, description="Apply the rules below.")
+    min_line_punct_ratio: float = Field(
+        0.12, ge=0, le=1, description="Fewest lines ending in terminal punctuation (FineWeb: 0.12)."
+    )
+    short_line_chars: int = Field(30, ge=1, description="A line this long or shorter is short (FineWeb: 30).")
+    max_short_line_ratio: float = Field(0.67, ge=0, le=1, description="Most short lines (FineWeb: 0.67).")
+    max_char_dup_ratio: float = Field(
+        0.01, ge=0, le=1, description="Most characters in lines that repeat another line (FineWeb: 0.01)."
+    )
+    max_newline_ratio: float = Field(
+        0.3, ge=0, description="Most line breaks per word, a list-like page's sign (FineWeb: 0.3)."
+    )
+
+
+class FilterConfig(Section):
+    """Which extracted documents enter the corpus; the first failing rule is the recorded reason."""
+
+    wikipedia_domains: list[str] = Field(
+        default_factory=lambda: ["wikipedia.org"],
+        description="Documents whose final URL (after redirects) or canonical link is on one of these "
+        "domains are dropped (GPT-2 removed Wikipedia from WebText).",
+    )
+    min_words: int = Field(
+        100, ge=0,
+        description="Fewest words a document may have (OpenWebText's 128 GPT-2 tokens ~ 100 words).",
+    )
+    language: str = Field("en", description="The language kept (an ISO 639-1 code py3langid knows).")
+    language_threshold: float = Field(
+        0.65, ge=0, le=1, description="Lowest probability of `language` a document may have (FineWeb: 0.65)."
+    )
+    gopher_repetition: GopherRepetitionConfig = Field(
+        default_factory=GopherRepetitionConfig, description="Gopher's repetition rules."
+    )
+    gopher_quality: GopherQualityConfig = Field(
+        default_factory=GopherQualityConfig, description="Gopher's quality rules."
+    )
+    c4: C4Config = Field(default_factory=C4Config, description="C4's rules (T5 values).")
+    fineweb: FineWebConfig = Field(default_factory=FineWebConfig, description="FineWeb's line rules.")
+
+
+class DedupConfig(Section):
+    """Exact and near-duplicate removal over the documents that pass the filters."""
+
+    ngram: int = Field(5, ge=1, description="Words per shingle (FineWeb: 5).")
+    bands: int = Field(14, ge=1, description="MinHash LSH bands (FineWeb: 14).")
+    rows: int = Field(8, ge=1, description="MinHash values per band (FineWeb: 8).")
+    seed: int = Field(1, description="Seed of the MinHash permutations: fixed, so dedup is deterministic.")
+
+
+class ExtractConfig(Section):
+    """Main text from archived pages, quality filters, dedup and corpus snapshots."""
+
+    extractor: Literal["trafilatura", "resiliparse"] = Field(
+        "trafilatura",
+        description="Main-content extractor: trafilatura (favor_precision: F1 0.958 on the scrapinghub "
+        "article benchmark) or resiliparse (~12x faster, F1 0.898).",
+    )
+    timeout_s: float = Field(
+        20.0, gt=0,
+        description="Hard limit on one page's extraction; a worker past it is killed and replaced.",
+    )
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="Extraction and filter processes."
+    )
+    batch_records: int = Field(
+        500, ge=1,
+        description="Pages per extraction batch (one Parquet shard, the unit a killed run resumes).",
+    )
+    filters: FilterConfig = Field(default_factory=FilterConfig, description="Quality filters.")
+    dedup: DedupConfig = Field(default_factory=DedupConfig, description="Exact and MinHash dedup.")
+
+
 class SampleConfig(Section):
     """The embedded sample: a small local web and a matching dump, built offline by the project."""
 
@@ -176,7 +326,9 @@ class SampleConfig(Section):
         False, description="Build the sample dump under WEBTEXT_HOME and serve its pages on loopback."
     )
     articles: int = Field(
-        40, ge=1, description="Number of plain article pages (the special page kinds come on top)."
+        40, ge=5,
+        description="Number of plain article pages (the special page kinds come on top); at least 5, "
+        "as the duplicates and the redirect copy the second, third and fifth.",
     )
     slow_pages: bool = Field(
         True, description="Include pages that answer slowly (their crawl status depends on timing)."
@@ -188,6 +340,7 @@ class WebtextConfig(Section):
 
     source: SourceConfig = Field(default_factory=SourceConfig, description="The `source` stage.")
     crawl: CrawlConfig = Field(default_factory=CrawlConfig, description="The `crawl` stage.")
+    extract: ExtractConfig = Field(default_factory=ExtractConfig, description="The `extract` stage.")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="The embedded sample.")
 
 

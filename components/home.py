@@ -36,5 +36,15 @@ class Home:
         return self.root / "warc"
 
     @property
+    def extract(self) -> Path:
+        """Extracted text, one immutable Parquet shard per batch: re-filtering reads it, not WARC."""
+        return self.root / "extract"
+
+    @property
+    def snapshots(self) -> Path:
+        """Published corpus snapshots, one directory each, never changed once published."""
+        return self.root / "snapshots"
+
+    @property
     def prefect(self) -> Path:
         return self.root / "prefect"

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(stage)
     server = commands.add_parser("server", help="start the Prefect server and UI on 127.0.0.1")
     server.add_argument("--port", type=int, default=4200)
+    from flows import corpus
+
+    corpus.add_commands(commands)
     return parser
 
 
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "server":
             return _server(args)
+        if args.command == "corpus":
+            from flows import corpus
+
+            return corpus.run(args, home)
         return _run_flows(args, home)
     except ConfigError as exc:
         print(f"webtext: error: {exc}", file=sys.stderr)

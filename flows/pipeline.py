@@ -8,6 +8,7 @@ from prefect import flow
 
 from components.config import WebtextConfig
 from flows.crawl import crawl
+from flows.extract import extract
 from flows.results import StageResult, run_name
 from flows.source import source
 
@@ -15,6 +16,7 @@ from flows.source import source
 STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
     "source": source,
     "crawl": crawl,
+    "extract": extract,
 }
 
 

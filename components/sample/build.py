@@ -17,7 +17,7 @@ from components.sample.dump import DumpLine, dump_lines, encode_dump
 from components.sample.pages import SAMPLE_HOSTS, build_site
 from components.sample.site import EXPECTED, Site
 
-SAMPLE_VERSION = 2  # bump when the pages, the dump or the expectations change
+SAMPLE_VERSION = 3  # bump when the pages, the dump or the expectations change
 DUMP_NAME = "RS_sample.ndjson.zst"
 GROUND_TRUTH_NAME = "ground_truth.json"
 
@@ -34,7 +34,8 @@ class SampleBuild:
 
 
 def _expected(kind: str) -> dict[str, str]:
-    return {"source": EXPECTED[kind].source, "crawl": EXPECTED[kind].crawl}
+    expectation = EXPECTED[kind]
+    return {"source": expectation.source, "crawl": expectation.crawl, "extract": expectation.extract}
 
 
 def _page_truth(site: Site) -> list[dict]:

@@ -129,6 +129,14 @@ def _entries(site: Site, rng: random.Random) -> list[_Entry]:
                for p in site.pages]
     plain = [e for e, p in zip(entries, site.pages) if p.kind == "article"]
     plain[0].record["score"], plain[0].case = 3, "score_at_threshold"
+    # Dedup keeps the copy with the most karma: copies get the least a selected link has, their
+    # originals more, so which one survives is known in advance.
+    by_url = {p.url: e for e, p in zip(entries, site.pages)}
+    for entry, page in zip(entries, site.pages):
+        if page.duplicate_of in by_url:
+            entry.record["score"] = 3
+            original = by_url[page.duplicate_of].record
+            original["score"] = max(original["score"], 4)
     for entry in plain[1:3]:
         entry.created_as_string, entry.case = True, "created_utc_string"
     repeated = plain[3 % len(plain)]

@@ -22,6 +22,10 @@ MIN_WORDS = 300  # a shorter tail joins the article before it, or is dropped
 TARGET_WORDS = 320  # an article is closed at the first paragraph boundary past this
 MIN_PARAGRAPH_WORDS = 15  # shorter blocks are captions, headings or list fragments
 MAX_SYMBOL_SHARE = 0.04  # more non-prose characters than this marks code or a table
+# Reference prose that keeps repeating its phrases ("the context precision", "is rounded to") reads
+# as a template, not an article: Gopher's repetition rule drops a page past 0.15 of its characters in
+# repeated word 5-grams, so plain articles stay well under it.
+MAX_REPEATED_5GRAM_SHARE = 0.10
 _PROSE_CHARS = frozenset(".,;:'\"()-?!*’“”")
 _UNDERLINE = re.compile(r"^([=*\-~^])\1{2,}$")
 _BULLET = re.compile(r"^(\*|-|\+|\d+\.|\(\w\))\s")
@@ -162,6 +166,21 @@ def _cut(source: _Source, seen: set[str]) -> Iterator[tuple[str, list[str]]]:
         yield title, current
 
 
+def repeated_5gram_share(paragraphs: list[str]) -> float:
+    """Share of the words' characters covered by word 5-grams that occur more than once."""
+    words = re.findall(r"\w+", " ".join(paragraphs))
+    grams = [tuple(words[i:i + 5]) for i in range(len(words) - 4)]
+    counts: dict[tuple[str, ...], int] = {}
+    for gram in grams:
+        counts[gram] = counts.get(gram, 0) + 1
+    covered = [False] * len(words)
+    for i, gram in enumerate(grams):
+        if counts[gram] > 1:
+            covered[i:i + 5] = [True] * 5
+    total = sum(len(w) for w in words)
+    return sum(len(w) for w, c in zip(words, covered) if c) / total if total else 0.0
+
+
 @lru_cache(maxsize=4)
 def stdlib_articles(count: int) -> tuple[Article, ...]:
     """The first `count` articles of this install's prose (fewer if it runs out), in a fixed order.
@@ -176,6 +195,8 @@ def stdlib_articles(count: int) -> tuple[Article, ...]:
         for title, paragraphs in _cut(source, seen):
             if len(articles) == count:
                 return tuple(articles)
+            if repeated_5gram_share(paragraphs) > MAX_REPEATED_5GRAM_SHARE:
+                continue
             number = titles[title] = titles.get(title, 0) + 1
             title = title if number == 1 else f"{title}, part {number}"
             articles.append(Article(title, tuple(paragraphs), source.name))

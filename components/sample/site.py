@@ -19,35 +19,44 @@ DISALLOWED_PREFIX = "/private/"  # robots.txt disallows it, for every agent, on 
 
 @dataclass(frozen=True)
 class Expectation:
-    """What the source and crawl stages should record for a page's URL."""
+    """What the source, crawl and extract stages should record for a page's URL."""
 
     source: str  # "pending" or "filtered:<reason>"
     crawl: str  # a crawl terminal status, or "filtered" when never fetched
+    # "kept", the filter that drops the document ("language", "gopher_repetition", ...; a rule set's
+    # name matches any of its rules), "duplicate", or "none" when the crawl archived no page
+    extract: str = "none"
 
 
-OK = Expectation("pending", "ok")
+KEPT = Expectation("pending", "ok", "kept")
 EXPECTED: dict[str, Expectation] = {
-    "article": OK,  # plain articles: `sample.articles` of them
-    "exact_duplicate": OK,  # an article's text again, at another URL with other furniture
-    "near_duplicate": OK,  # an article with a few sentences dropped and one added
-    "boilerplate_only": OK,  # menus, banners and footer, no article
-    "very_short": OK,  # a single 20-word paragraph
-    "repetitive_spam": OK,  # the same few keyword-stuffed lines, over and over
-    "non_english": OK,  # German, French and Spanish
+    "article": KEPT,  # plain articles: `sample.articles` of them
+    # an article's text again, at another URL with other furniture; its link has less karma
+    "exact_duplicate": Expectation("pending", "ok", "duplicate"),
+    # an article with a few sentences dropped and one added (~90% overlap); less karma too
+    "near_duplicate": Expectation("pending", "ok", "duplicate"),
+    # menus, banners and footer, no article: at most its heading is extracted
+    "boilerplate_only": Expectation("pending", "ok", "too_short"),
+    "very_short": Expectation("pending", "ok", "too_short"),  # a single 20-word paragraph
+    # the same few keyword-stuffed lines, over and over
+    "repetitive_spam": Expectation("pending", "ok", "gopher_repetition"),
+    "non_english": Expectation("pending", "ok", "language"),  # German, French and Spanish
     # The configs resolve en.wikipedia.org to the sample server, which exempts it from the domain
     # blocklist: the page is crawled so that extract's Wikipedia filter has something to remove.
-    "wikipedia": OK,
-    "wikipedia_canonical": OK,  # a mirror whose canonical link points at en.wikipedia.org
+    "wikipedia": Expectation("pending", "ok", "wikipedia"),
+    # a mirror whose canonical link points at en.wikipedia.org
+    "wikipedia_canonical": Expectation("pending", "ok", "wikipedia"),
     "robots_disallowed": Expectation("pending", "robots"),
     "not_found": Expectation("pending", "http_error"),
     "server_error": Expectation("pending", "http_error"),
     "slow": Expectation("pending", "timeout"),  # only with `sample.slow_pages`
-    "redirect": OK,  # 301 to an article on another sample host
+    # 301 to an article on another sample host: the same text as that article's own URL, less karma
+    "redirect": Expectation("pending", "ok", "duplicate"),
     "redirect_loop": Expectation("pending", "redirect_limit"),
     "oversized": Expectation("pending", "too_large"),
     "non_html": Expectation("pending", "not_html"),  # a PDF at a path without an extension
-    "latin1": OK,  # served as ISO-8859-1
-    "gzip": OK,  # served with Content-Encoding: gzip
+    "latin1": KEPT,  # served as ISO-8859-1
+    "gzip": KEPT,  # served with Content-Encoding: gzip
 }
 KINDS = tuple(EXPECTED)
 

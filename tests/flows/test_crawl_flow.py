@@ -16,8 +16,8 @@ from prefect.settings import PREFECT_API_URL
 from components.config import load_config
 from components.crawl.decoding import BoundedDecoder
 from components.crawl.warc import WarcRef, read_response
+from components.home import Home
 from flows.crawl import crawl
-from flows.pipeline import pipeline
 from flows.source import source
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
@@ -34,21 +34,13 @@ def url_rows(home, columns=ARCHIVED):
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory):
-    """The tiny pipeline run once, in its own home, shared by the checks below."""
+    """Source and crawl of the tiny sample run once, in their own home, shared by the checks below."""
     home_dir = tmp_path_factory.mktemp("crawled")
-    previous = os.environ.get("WEBTEXT_HOME")
-    os.environ["WEBTEXT_HOME"] = str(home_dir)
-    try:
-        from components.home import Home
-
-        results = pipeline(load_config(TINY))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WEBTEXT_HOME", str(home_dir))
+        results = [source(load_config(TINY)), crawl(load_config(TINY))]
         rerun = crawl(load_config(TINY))
         yield Home.from_env(), results, rerun
-    finally:
-        if previous is None:
-            os.environ.pop("WEBTEXT_HOME")
-        else:
-            os.environ["WEBTEXT_HOME"] = previous
 
 
 def test_every_sample_url_ends_in_its_expected_crawl_status(crawled):

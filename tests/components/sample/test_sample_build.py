@@ -39,8 +39,10 @@ def test_ground_truth_file_matches_the_function(tmp_path):
     assert truth == ground_truth(build_site(TINY))
     assert len(truth["pages"]) == built.pages and len(truth["lines"]) == built.dump_lines
     for page in truth["pages"]:
-        assert set(page["expected"]) == {"source", "crawl"}
+        assert set(page["expected"]) == {"source", "crawl", "extract"}
         assert page["expected"]["crawl"] == "filtered" or page["expected"]["source"] == "pending"
+        # Only an archived page becomes a document.
+        assert (page["expected"]["extract"] == "none") == (page["expected"]["crawl"] != "ok")
     urls = {row["url"]: row["expected"] for row in truth["urls"]}
     assert all(urls[p["url"]] == p["expected"] for p in truth["pages"])
     imgur = {"source": "filtered:blocked_domain", "crawl": "filtered"}

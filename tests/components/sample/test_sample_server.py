@@ -17,7 +17,7 @@ from components.sample.site import Stream
 
 @pytest.fixture(scope="module")
 def site():
-    return build_site(SampleConfig(articles=4, slow_pages=True))
+    return build_site(SampleConfig(articles=5, slow_pages=True))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,170 @@
+"""The `extract` flow: archived pages -> text shards -> verdicts -> clusters -> a published snapshot.
+
+Each step is keyed by its inputs, so a rerun extracts only pages never extracted, re-judges only when
+the filter config changed, and publishes a snapshot only when the kept set is new.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+import warehouse
+from components.config import WebtextConfig
+from components.extract import keys
+from components.extract.snapshot import DATA_FILE, MANIFEST_FILE, publish, read_manifest, verify
+from components.files import stable_hash
+from components.home import Home
+from flows.results import StageResult, run_name
+from warehouse import extract as queries
+
+
+@task(task_run_name="extract-batch-{index:05d}")
+def extract_batch(index: int, rows: list[tuple], out: Path, config: WebtextConfig) -> dict[str, int]:
+    from components.extract.pages import PageRef, extract_pages
+
+    extractor = keys.extractor_key(config.extract)
+    refs = [PageRef(doc_id=keys.document_id(url, warc_file, offset, extractor), url=url, final_url=final,
+                    warc_file=warc_file, warc_offset=offset, warc_length=length, charset=charset)
+            for url, final, warc_file, offset, length, charset in rows]
+    return extract_pages(refs, out, warc_dir=Home.from_env().warc, extractor=config.extract.extractor,
+                         workers=config.extract.workers, timeout_s=config.extract.timeout_s,
+                         max_bytes=config.crawl.max_bytes)
+
+
+@task(task_run_name="judge-{count}-shards")
+def judge(jobs: list[tuple[Path, Path]], count: int, config: WebtextConfig) -> list[tuple[Path, dict]]:
+    from components.extract.verdicts import judge_shards
+
+    done = []
+    for out, counts in judge_shards(jobs, config.extract, config.extract.workers):
+        done.append((out, counts))
+        get_run_logger().info("judged %d of %d shards", len(done), count)
+    return done
+
+
+def _dedup(con: duckdb.DuckDBPyConnection, config: WebtextConfig) -> int:
+    """Cluster the documents every filter passed; return how many lost to a better copy."""
+    import numpy as np
+    import pyarrow as pa
+
+    from components.extract.dedup import cluster
+
+    extractor = keys.extractor_key(config.extract)
+    candidates = queries.dedup_candidates(con, extractor)
+    ids = candidates.column("doc_id").to_pylist()
+    bands = np.array(candidates.column("bands").to_pylist(), dtype=np.int64).reshape(
+        len(ids), config.extract.dedup.bands)
+    exact = np.array(candidates.column("exact_key").to_pylist(), dtype=np.int64)
+    found = cluster(ids, candidates.column("karma").to_pylist(), candidates.column("created_utc").to_pylist(),
+                    exact, bands)
+    table = pa.table({"doc_id": pa.array(ids, pa.string()),
+                      "cluster_id": pa.array(found.cluster_id, pa.string()),
+                      "duplicate": pa.array(found.duplicate, pa.bool_())})
+    queries.record_clusters(con, table, extractor)
+    return sum(found.duplicate)
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> tuple[str, bool]:
+    """Publish the kept set as a snapshot unless one with its id exists; (id, published now)."""
+    judge_key = keys.judge_key(config.extract)
+    kept = queries.kept_set(con)
+    snapshot_id = keys.snapshot_id(kept.digest, judge_key)
+    row = queries.snapshot_row(con, snapshot_id)
+    directory = home.snapshots / snapshot_id
+    if row is not None and verify(directory, row["sha256"]):
+        return snapshot_id, False
+    if directory.exists():  # published by a run killed before recording it, or damaged since
+        manifest = read_manifest(directory) if (directory / MANIFEST_FILE).exists() else {}
+        digest = manifest.get("files", {}).get(DATA_FILE, {}).get("sha256", "")
+        if not verify(directory, digest) or manifest.get("n_documents") != kept.n_documents:
+            shutil.rmtree(directory)
+    if not directory.exists():
+        manifest = {"snapshot_id": snapshot_id, "judge_key": judge_key,
+                    "extractor": keys.extractor_key(config.extract),
+                    "config": config.extract.model_dump(mode="json")}
+        publish(directory, lambda out: queries.export_kept(con, out), kept.n_documents, kept.n_bytes,
+                manifest)
+    digest = read_manifest(directory)["files"][DATA_FILE]["sha256"]
+    queries.record_snapshot(con, snapshot_id, directory / DATA_FILE, kept.n_bytes, judge_key,
+                            snapshot_id, digest, json.dumps(config.extract.model_dump(mode="json")))
+    return snapshot_id, True
+
+
+@flow(name="extract", flow_run_name=run_name("extract"))
+def extract(config: WebtextConfig) -> StageResult:
+    """Extract new archived pages, judge them, dedup, and publish the kept set as a snapshot."""
+    home = Home.from_env()
+    extractor, judge_key = keys.extractor_key(config.extract), keys.judge_key(config.extract)
+    staging = home.staging / "extract"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with warehouse.connect(home.warehouse) as con:
+        extracted = _extract_new(con, config, home)
+        shards = queries.shards_to_judge(con, extractor, judge_key)
+        judged: dict[str, int] = {}
+        if shards:
+            jobs = [(home.extract / name, staging / f"verdicts-{name}") for name in shards]
+            for out, counts in judge(jobs, len(jobs), config):
+                queries.record_verdicts(con, out, judge_key)
+                for reason, n in counts.items():
+                    judged[reason] = judged.get(reason, 0) + n
+        duplicates = _dedup(con, config) if shards or queries.unresolved(con, extractor) else None
+        snapshot_id, published = _snapshot(con, config, home)
+        if not (extracted or judged or published or duplicates is not None):
+            return StageResult(stage="extract", up_to_date=True,
+                               summary=f"extract: up to date (snapshot {snapshot_id})")
+        rows = queries.funnel(con, extractor)
+        _report(con, config, extracted, rows, snapshot_id)
+    shutil.rmtree(staging, ignore_errors=True)
+    kept = next((r for r in rows if r["verdict"] == "kept"), {"documents": 0, "bytes": 0})
+    total = sum(r["documents"] for r in rows)
+    return StageResult(
+        stage="extract", up_to_date=False,
+        summary=f"extract: {sum(extracted.values()):,} pages extracted, {sum(judged.values()):,} judged; "
+                f"{kept['documents']:,} of {total:,} documents kept ({kept['bytes']:,} bytes); "
+                f"snapshot {snapshot_id}" + ("" if published else " (already published)"),
+    )
+
+
+def _extract_new(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> dict[str, int]:
+    """Extract pages not extracted before, one shard per batch; a shard left by a killed run is
+    named by its pages, so it is recognised and recorded without extracting again."""
+    extractor = keys.extractor_key(config.extract)
+    pending = queries.pending_pages(con, extractor)
+    size = config.extract.batch_records
+    totals: dict[str, int] = {}
+    for index, start in enumerate(range(0, len(pending), size)):
+        rows = pending[start:start + size]
+        name = f"{extractor}-{stable_hash([r[:4] for r in rows])[:16]}.parquet"
+        out = home.extract / name
+        if not out.exists():
+            for status, n in extract_batch(index, rows, out, config).items():
+                totals[status] = totals.get(status, 0) + n
+        queries.record_extractions(con, out, name, extractor)
+    return totals
+
+
+def _report(con: duckdb.DuckDBPyConnection, config: WebtextConfig, extracted: dict[str, int],
+            rows: list[dict], snapshot_id: str) -> None:
+    extractor = keys.extractor_key(config.extract)
+    table = [{"step": "extracted this run", "verdict": status, "documents": n, "bytes": None}
+             for status, n in sorted(extracted.items())]
+    table += [{"step": "current corpus", **r} for r in rows]
+    create_table_artifact(
+        key="extract-funnel", table=table,
+        description=f"Extraction this run, then every current document by verdict (first failing "
+                    f"filter, `duplicate`, or kept). Extractor {extractor}, filters "
+                    f"{keys.judge_key(config.extract)}, snapshot {snapshot_id}.",
+    )
+    lines = [f"# Extract examples (snapshot `{snapshot_id}`)", ""]
+    for example in queries.examples(con, extractor):
+        excerpt = " ".join(example["excerpt"].split()) or "(no text)"
+        lines.append(f"- **{example['verdict']}** {example['url']}: {excerpt}")
+    create_markdown_artifact(key="extract-examples", markdown="\n".join(lines),
+                             description="A few documents per verdict, the first 300 characters of each.")

@@ -1,0 +1,157 @@
+"""The extract stage on the tiny sample: every page's document ends as the ground truth says, and a
+snapshot of the kept documents is published whole, once."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from prefect.client.orchestration import get_client
+
+from components.config import load_config
+from components.files import sha256_file
+from components.home import Home
+from flows.cli import main
+from flows.extract import extract
+from flows.pipeline import pipeline
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+CURRENT = """
+    SELECT d.url, d.kept, d.reason, d.cluster_id, d.text, d.doc_id FROM documents d
+    JOIN extractions e USING (doc_id)
+    JOIN urls u ON u.url = e.url AND u.warc_file = e.warc_file AND u.warc_offset = e.warc_offset
+"""
+
+
+def query(home, sql, params=()):
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(sql, params).fetchall()
+
+
+def current_documents(home) -> dict[str, tuple]:
+    return {url: rest for url, *rest in query(home, CURRENT)}
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    """The tiny pipeline run once, then extract again, in a home of its own."""
+    home_dir = tmp_path_factory.mktemp("extracted")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WEBTEXT_HOME", str(home_dir))
+        results = pipeline(load_config(TINY))
+        rerun = extract(load_config(TINY))
+        yield Home.from_env(), results, rerun
+
+
+def test_every_sample_page_ends_as_its_ground_truth_says(extracted):
+    home, results, _ = extracted
+    assert [r.stage for r in results] == ["source", "crawl", "extract"]
+    truth = json.loads((home.sample / "ground_truth.json").read_text())
+    docs = current_documents(home)
+    for page in truth["pages"]:
+        expected, where = page["expected"]["extract"], f"{page['kind']} page {page['url']}"
+        if expected == "none":
+            assert page["url"] not in docs, where
+            continue
+        kept, reason, cluster_id, text, _ = docs[page["url"]]
+        if expected == "kept":
+            assert (kept, reason) == (True, None), f"{where}: {reason}"
+            assert text.strip()
+        elif expected == "duplicate":
+            original = docs[page["duplicate_of"]]
+            assert (kept, reason) == (False, "duplicate"), where
+            assert original[0] is True and cluster_id == original[2] is not None, where
+        else:
+            assert kept is False and (reason == expected or reason.startswith(expected + ":")), \
+                f"{where}: {reason}"
+
+
+def test_charsets_and_encodings_come_through_as_the_page_shows_them(extracted):
+    home, _, _ = extracted
+    truth = json.loads((home.sample / "ground_truth.json").read_text())
+    docs = current_documents(home)
+    for page in truth["pages"]:
+        if page["kind"] in ("latin1", "gzip"):
+            text = " ".join(docs[page["url"]][3].split())
+            for paragraph in page["text"].split("\n\n"):
+                assert " ".join(paragraph.split()) in text, page["kind"]
+
+
+def test_the_kept_set_is_published_as_a_validated_snapshot(extracted):
+    home, _, _ = extracted
+    [(snapshot_id, n, size, path, sha)] = query(
+        home, "SELECT snapshot_id, n_documents, n_bytes, path, sha256 FROM snapshots")
+    kept = query(home, "SELECT doc_id, text FROM documents WHERE kept ORDER BY doc_id")
+    data = home.snapshots / path / "data.parquet"
+    table = pq.read_table(data)
+    assert table.column("doc_id").to_pylist() == [d for d, _ in kept]
+    assert table.column("text").to_pylist() == [t for _, t in kept]
+    assert n == len(kept) and size == sum(len(t.encode()) for _, t in kept)
+    assert sha == sha256_file(data)
+    manifest = json.loads((home.snapshots / path / "manifest.json").read_text())
+    assert manifest["snapshot_id"] == snapshot_id and manifest["n_documents"] == n
+    members = query(home, "SELECT doc_id FROM snapshot_documents WHERE snapshot_id = ? ORDER BY doc_id",
+                    [snapshot_id])
+    assert [m for (m,) in members] == [d for d, _ in kept]
+    assert not list(home.snapshots.glob(".*"))  # no scratch directory left behind
+
+
+def test_rerun_is_up_to_date_and_artifacts_are_published(extracted):
+    home, _, rerun = extracted
+    assert rerun.up_to_date and "up to date" in rerun.summary
+    with get_client(sync_client=True) as client:
+        artifacts = {a.key: a for a in client.read_latest_artifacts()}
+    funnel = artifacts["extract-funnel"].data
+    funnel = json.loads(funnel) if isinstance(funnel, str) else funnel
+    current = {row["verdict"]: row["documents"] for row in funnel if row["step"] == "current corpus"}
+    verdicts = dict(query(home, f"SELECT coalesce(reason, 'kept'), count(*) FROM ({CURRENT}) GROUP BY ALL"))
+    assert current == verdicts and current["duplicate"] >= 3
+    examples = artifacts["extract-examples"].data
+    assert "**kept**" in examples and "**duplicate**" in examples
+
+
+def test_a_new_threshold_rejudges_from_stored_text_and_keeps_old_snapshots(extracted):
+    home, _, _ = extracted
+    extractions = query(home, "SELECT doc_id, shard, extracted_at FROM extractions ORDER BY doc_id")
+    [(first_id, first_sha)] = query(home, "SELECT snapshot_id, sha256 FROM snapshots")
+    stricter = load_config(TINY, ["extract.filters.min_words=320"])
+    result = extract(stricter)
+    assert not result.up_to_date and "0 pages extracted" in result.summary
+    assert query(home, "SELECT doc_id, shard, extracted_at FROM extractions ORDER BY doc_id") == extractions
+    short = query(home, "SELECT count(*) FROM documents WHERE reason = 'too_short' AND n_words < 320")[0][0]
+    assert short > 1
+    snapshots = dict(query(home, "SELECT snapshot_id, sha256 FROM snapshots"))
+    assert len(snapshots) == 2 and snapshots[first_id] == first_sha
+    assert sha256_file(home.snapshots / first_id / "data.parquet") == first_sha
+
+    back = extract(load_config(TINY))  # the first config again: its snapshot exists already
+    assert "already published" in back.summary
+    assert extract(load_config(TINY)).up_to_date
+
+
+def test_only_pages_not_extracted_before_are_extracted(extracted):
+    home, _, _ = extracted
+    [(doc_id, url)] = query(home, CURRENT.replace("d.url, d.kept, d.reason, d.cluster_id, d.text, d.doc_id",
+                                                  "d.doc_id, d.url") + " WHERE d.kept LIMIT 1")
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("DELETE FROM extractions WHERE doc_id = ?", [doc_id])
+    result = extract(load_config(TINY))
+    assert "1 pages extracted" in result.summary
+    assert current_documents(home)[url][0] is True
+
+
+def test_corpus_commands_list_show_and_export(extracted, capsys, tmp_path, monkeypatch):
+    home, _, _ = extracted
+    monkeypatch.delenv("PREFECT_HOME", raising=False)  # the CLI sets it; undone after the test
+    snapshot_id = query(home, "SELECT snapshot_id FROM snapshots ORDER BY created_at LIMIT 1")[0][0]
+    assert main(["corpus", "list"]) == 0
+    assert snapshot_id in capsys.readouterr().out
+    assert main(["corpus", "show", snapshot_id[:6]]) == 0
+    shown = capsys.readouterr().out
+    assert "verified" in shown and snapshot_id in shown
+    assert main(["corpus", "export", snapshot_id, "--out", str(tmp_path / "out")]) == 0
+    exported = tmp_path / "out" / "data.parquet"
+    assert sha256_file(exported) == sha256_file(home.snapshots / snapshot_id / "data.parquet")
+    assert main(["corpus", "show", "zzzz"]) == 1
+    assert "no snapshot 'zzzz'" in capsys.readouterr().err

@@ -48,8 +48,8 @@ def judge(jobs: list[tuple[Path, Path]], count: int, config: WebtextConfig) -> l
     return done
 
 
-def _dedup(con: duckdb.DuckDBPyConnection, config: WebtextConfig) -> int:
-    """Cluster the documents every filter passed; return how many lost to a better copy."""
+def _dedup(con: duckdb.DuckDBPyConnection, config: WebtextConfig) -> None:
+    """Cluster the documents every filter passed and record every current document's final verdict."""
     import numpy as np
     import pyarrow as pa
 
@@ -67,7 +67,6 @@ def _dedup(con: duckdb.DuckDBPyConnection, config: WebtextConfig) -> int:
                       "cluster_id": pa.array(found.cluster_id, pa.string()),
                       "duplicate": pa.array(found.duplicate, pa.bool_())})
     queries.record_clusters(con, table, extractor)
-    return sum(found.duplicate)
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> tuple[str, bool]:
@@ -100,28 +99,39 @@ def _snapshot(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
 def extract(config: WebtextConfig) -> StageResult:
     """Extract new archived pages, judge them, dedup, and publish the kept set as a snapshot."""
     home = Home.from_env()
-    extractor, judge_key = keys.extractor_key(config.extract), keys.judge_key(config.extract)
-    staging = home.staging / "extract"
+    staging = home.staging / "extract"  # judged shards wait here until they are loaded
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    with warehouse.connect(home.warehouse) as con:
-        extracted = _extract_new(con, config, home)
-        shards = queries.shards_to_judge(con, extractor, judge_key)
-        judged: dict[str, int] = {}
-        if shards:
-            jobs = [(home.extract / name, staging / f"verdicts-{name}") for name in shards]
-            for out, counts in judge(jobs, len(jobs), config):
-                queries.record_verdicts(con, out, judge_key)
-                for reason, n in counts.items():
-                    judged[reason] = judged.get(reason, 0) + n
-        duplicates = _dedup(con, config) if shards or queries.unresolved(con, extractor) else None
-        snapshot_id, published = _snapshot(con, config, home)
-        if not (extracted or judged or published or duplicates is not None):
-            return StageResult(stage="extract", up_to_date=True,
-                               summary=f"extract: up to date (snapshot {snapshot_id})")
-        rows = queries.funnel(con, extractor)
-        _report(con, config, extracted, rows, snapshot_id)
-    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with warehouse.connect(home.warehouse) as con:
+            return _extract(con, config, home, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _extract(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home, staging: Path) -> StageResult:
+    extractor, judge_key = keys.extractor_key(config.extract), keys.judge_key(config.extract)
+    extracted = _extract_new(con, config, home)
+    shards = queries.shards_to_judge(con, extractor, judge_key)
+    judged: dict[str, int] = {}
+    if shards:
+        jobs = [(home.extract / name, staging / f"verdicts-{name}") for name in shards]
+        for out, counts in judge(jobs, len(jobs), config):
+            queries.record_verdicts(con, out, judge_key)
+            for reason, n in counts.items():
+                judged[reason] = judged.get(reason, 0) + n
+    deduplicated = bool(shards) or queries.unresolved(con, extractor) > 0
+    if deduplicated:
+        _dedup(con, config)
+    rows = queries.funnel(con, extractor)
+    if not rows:  # a snapshot of nothing would only mislead the stages after this one
+        return StageResult(stage="extract", up_to_date=True,
+                           summary="extract: up to date (no archived pages yet: run the crawl stage)")
+    snapshot_id, published = _snapshot(con, config, home)
+    if not (extracted or judged or published or deduplicated):
+        return StageResult(stage="extract", up_to_date=True,
+                           summary=f"extract: up to date (snapshot {snapshot_id})")
+    _report(con, config, extracted, rows, snapshot_id)
     kept = next((r for r in rows if r["verdict"] == "kept"), {"documents": 0, "bytes": 0})
     total = sum(r["documents"] for r in rows)
     return StageResult(

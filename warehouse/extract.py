@@ -49,7 +49,7 @@ def record_extractions(con: duckdb.DuckDBPyConnection, shard: Path, shard_name: 
             """
             INSERT INTO extractions
             SELECT s.doc_id, s.url, u.warc_file, u.warc_offset, $extractor, $shard, s.status, s.error,
-                   length(s.text), s.seconds, now()
+                   length(s.text), coalesce(s.seconds, 0), now()
             FROM read_parquet($path) s JOIN urls u ON u.url = s.url
             ON CONFLICT DO NOTHING
             """,

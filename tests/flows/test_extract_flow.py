@@ -2,12 +2,18 @@
 snapshot of the kept documents is published whole, once."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL
 
 from components.config import load_config
 from components.files import sha256_file
@@ -97,6 +103,35 @@ def test_the_kept_set_is_published_as_a_validated_snapshot(extracted):
     assert not list(home.snapshots.glob(".*"))  # no scratch directory left behind
 
 
+def verdicts_by_url(home) -> dict[str, tuple]:
+    """url -> (kept, reason, url of the cluster's winner): comparable across homes, unlike doc ids."""
+    url_of = {doc_id: url for url, *_, doc_id in query(home, CURRENT)}
+    return {url: (kept, reason, url_of.get(cluster_id))
+            for url, kept, reason, cluster_id, *_ in query(home, CURRENT)}
+
+
+def test_a_killed_extract_resumes_and_ends_as_a_clean_run(tmp_path, extracted):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(WEBTEXT_HOME=str(tmp_path / "killed"), PREFECT_API_URL=PREFECT_API_URL.value())
+    command = [sys.executable, "-m", "flows.cli", "run", "--config", str(TINY)]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shards = tmp_path / "killed" / "extract"
+    deadline = time.monotonic() + 180
+    while not list(shards.glob("*.parquet")) and time.monotonic() < deadline:
+        assert child.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    killed = Home(tmp_path / "killed")
+    assert verdicts_by_url(killed) == verdicts_by_url(extracted[0])
+    assert query(killed, "SELECT n_documents, n_bytes FROM snapshots") == \
+        query(extracted[0], "SELECT n_documents, n_bytes FROM snapshots")
+    assert not list(killed.snapshots.glob(".*")) and not list(shards.glob(".*"))
+
+
 def test_rerun_is_up_to_date_and_artifacts_are_published(extracted):
     home, _, rerun = extracted
     assert rerun.up_to_date and "up to date" in rerun.summary
@@ -155,3 +190,24 @@ def test_corpus_commands_list_show_and_export(extracted, capsys, tmp_path, monke
     assert sha256_file(exported) == sha256_file(home.snapshots / snapshot_id / "data.parquet")
     assert main(["corpus", "show", "zzzz"]) == 1
     assert "no snapshot 'zzzz'" in capsys.readouterr().err
+
+
+def test_an_unreadable_record_is_a_recorded_extract_error(extracted):
+    home, _, _ = extracted
+    first_ok = "SELECT url, warc_offset FROM urls WHERE status = 'ok' ORDER BY url LIMIT 1"
+    [(url, offset)] = query(home, first_ok)
+    with duckdb.connect(str(home.warehouse)) as con:  # as if the crawl had archived it mid-record
+        con.execute("UPDATE urls SET warc_offset = ? WHERE url = ?", [offset + 3, url])
+    result = extract(load_config(TINY))
+    assert "1 pages extracted" in result.summary
+    [(status, error)] = query(home, "SELECT status, error FROM extractions WHERE url = ? AND warc_offset = ?",
+                              [url, offset + 3])
+    assert status == "extract_error" and "unreadable WARC record" in error and str(offset + 3) in error
+    assert current_documents(home)[url][:2] == [False, "extract_error"]
+
+
+def test_extract_before_any_crawl_publishes_nothing(home):
+    result = extract(load_config(TINY))
+    assert result.up_to_date and "run the crawl stage" in result.summary
+    assert not home.snapshots.exists() or not any(home.snapshots.iterdir())
+    assert query(home, "SELECT count(*) FROM snapshots") == [(0,)]

@@ -319,6 +319,39 @@ class ExtractConfig(Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig, description="Exact and MinHash dedup.")
 
 
+class TokenizeConfig(Section):
+    """Byte-level BPE trained on a snapshot, and the snapshot encoded into training shards."""
+
+    snapshot: str | None = Field(
+        None, description="The snapshot to tokenize: an id or a unique prefix of one. Default: the "
+        "snapshot the current extract config published.",
+    )
+    vocab_size: int = Field(
+        50_257, ge=260,
+        description="Vocabulary size, special tokens included (GPT-2: 50,257). A small corpus may "
+        "stop short of it: the trained size is recorded.",
+    )
+    min_frequency: int = Field(2, ge=1, description="Fewest occurrences of a pair for it to be merged.")
+    train_max_bytes: int | None = Field(
+        None, ge=1, description="Train on the snapshot's first documents up to this many UTF-8 bytes "
+        "(None: all). Encoding always covers every document.",
+    )
+    val_fraction: float = Field(
+        0.005, ge=0, lt=1,
+        description="Share of documents (by doc_id hash) in the validation split (nanoGPT's "
+        "OpenWebText: 0.0005; more here, as the sample is small).",
+    )
+    shard_tokens: int = Field(
+        100_000_000, ge=1, description="Tokens per shard file (100M uint16: 200 MB, as modded-nanoGPT).",
+    )
+    batch_documents: int = Field(
+        1024, ge=1, description="Documents read and encoded at a time: bounds the stage's memory.",
+    )
+    threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="Encoding threads.",
+    )
+
+
 class SampleConfig(Section):
     """The embedded sample: a small local web and a matching dump, built offline by the project."""
 
@@ -341,6 +374,7 @@ class WebtextConfig(Section):
     source: SourceConfig = Field(default_factory=SourceConfig, description="The `source` stage.")
     crawl: CrawlConfig = Field(default_factory=CrawlConfig, description="The `crawl` stage.")
     extract: ExtractConfig = Field(default_factory=ExtractConfig, description="The `extract` stage.")
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig, description="The `tokenize` stage.")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="The embedded sample.")
 
 

@@ -9,9 +9,11 @@ import glob
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from components.errors import InputError
 
@@ -49,6 +51,29 @@ def atomic_path(target: Path) -> Iterator[Path]:
 def atomic_write_bytes(target: Path, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
+
+
+T = TypeVar("T")
+
+
+def publish_directory(directory: Path, fill: Callable[[Path], T]) -> T:
+    """Have `fill` write a scratch directory beside `directory`, then rename it into place whole, so
+    readers see no directory or a complete one. `fill` validates before it returns; a scratch
+    directory left by a crash is removed by the next try. `directory` must not exist yet."""
+    scratch = directory.with_name(f".{directory.name}.partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    result = fill(scratch)
+    for path in scratch.iterdir():
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+    os.replace(scratch, directory)
+    fd = os.open(directory.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return result
 
 
 def write_if_changed(target: Path, data: bytes) -> bool:

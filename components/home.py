@@ -46,5 +46,15 @@ class Home:
         return self.root / "snapshots"
 
     @property
+    def tokenizers(self) -> Path:
+        """Trained tokenizers, one directory each (`tokenizer.json`, loadable by transformers)."""
+        return self.root / "tokenizers"
+
+    @property
+    def tokens(self) -> Path:
+        """Token sets: a snapshot's train/val shards and their manifest, one directory each."""
+        return self.root / "tokens"
+
+    @property
     def prefect(self) -> Path:
         return self.root / "prefect"

@@ -11,12 +11,14 @@ from flows.crawl import crawl
 from flows.extract import extract
 from flows.results import StageResult, run_name
 from flows.source import source
+from flows.tokenize import tokenize
 
 # Pipeline order of INTERFACE.md; stages appear here as they are built.
 STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
     "source": source,
     "crawl": crawl,
     "extract": extract,
+    "tokenize": tokenize,
 }
 
 

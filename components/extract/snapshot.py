@@ -8,7 +8,6 @@ or a whole, validated one: `datasets.load_dataset("parquet", data_files=".../dat
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from components.errors import InputError
-from components.files import atomic_path, atomic_write_bytes, sha256_file
+from components.files import atomic_path, publish_directory, sha256_file
 
 DATA_FILE = "data.parquet"
 MANIFEST_FILE = "manifest.json"
@@ -56,27 +55,21 @@ def validate(data: Path, n_documents: int, n_bytes: int) -> None:
 
 def publish(directory: Path, write: Callable[[Path], None], n_documents: int, n_bytes: int,
             manifest: dict) -> Published:
-    """Have `write` fill `data.parquet` in a scratch directory, validate it, and rename the whole
-    directory onto `directory`. A crash leaves only the scratch directory, removed on the next try."""
-    scratch = directory.with_name(f".{directory.name}.partial")
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    data = scratch / DATA_FILE
-    write(data)
-    validate(data, n_documents, n_bytes)
-    digest = sha256_file(data)
-    full = {**manifest, "n_documents": n_documents, "n_bytes": n_bytes,
-            "files": {DATA_FILE: {"sha256": digest}},
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    atomic_write_bytes(scratch / MANIFEST_FILE, (json.dumps(full, indent=1, sort_keys=True) + "\n").encode())
-    with open(data, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(scratch, directory)
-    fd = os.open(directory.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Have `write` fill `data.parquet`, validate it, and publish it with its manifest as `directory`,
+    whole or not at all (`components.files.publish_directory`)."""
+
+    def fill(scratch: Path) -> str:
+        data = scratch / DATA_FILE
+        write(data)
+        validate(data, n_documents, n_bytes)
+        digest = sha256_file(data)
+        full = {**manifest, "n_documents": n_documents, "n_bytes": n_bytes,
+                "files": {DATA_FILE: {"sha256": digest}},
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        (scratch / MANIFEST_FILE).write_text(json.dumps(full, indent=1, sort_keys=True) + "\n")
+        return digest
+
+    digest = publish_directory(directory, fill)
     return Published(directory, digest, n_documents, n_bytes)
 
 

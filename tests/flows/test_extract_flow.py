@@ -52,7 +52,7 @@ def extracted(tmp_path_factory):
 
 def test_every_sample_page_ends_as_its_ground_truth_says(extracted):
     home, results, _ = extracted
-    assert [r.stage for r in results] == ["source", "crawl", "extract"]
+    assert [r.stage for r in results][:3] == ["source", "crawl", "extract"]
     truth = json.loads((home.sample / "ground_truth.json").read_text())
     docs = current_documents(home)
     for page in truth["pages"]:

@@ -4,7 +4,8 @@ Every document that passes the filters gets two kinds of key in the (parallel) j
 key, the hash of its normalised text, and MinHash LSH band keys (Broder 1997; the banding of Leskovec,
 Rajaraman & Ullman, *Mining of Massive Datasets*, ch. 3), computed as FineWeb does: word 5-grams,
 14 bands of 8 MinHash values. Two documents whose shingle sets have Jaccard similarity J share at least
-one band key with probability 1 - (1 - J^rows)^bands: 0.92 at J = 0.8, 0.0006 at J = 0.3 for 14 x 8.
+one band key with probability 1 - (1 - J^rows)^bands: 0.92 at J = 0.8, 0.05 at J = 0.5, 0.0009 at
+J = 0.3 for 14 x 8.
 
 `cluster` then links, across the whole corpus, documents that share any key and keeps one winner per
 connected component. Keys are stored as signed int64 so they fit DuckDB BIGINT and Arrow int64 columns.

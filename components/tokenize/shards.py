@@ -32,9 +32,9 @@ import numpy as np
 import pyarrow.compute as pc
 
 from components.errors import InputError
+from components.extract.snapshot import open_snapshot
 from components.files import sha256_file
 from components.tokenize.bpe import encode_document
-from components.tokenize.texts import open_snapshot
 
 MANIFEST_FILE = "manifest.json"
 SPLITS = ("train", "val")

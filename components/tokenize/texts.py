@@ -5,19 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from components.errors import InputError
+from components.extract.snapshot import open_snapshot
 
 _BATCH = 1024  # documents read at a time
-
-
-def open_snapshot(data: Path) -> pq.ParquetFile:
-    """A snapshot's Parquet file, opened for reading in batches; a bad file is named."""
-    try:
-        return pq.ParquetFile(data)
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise InputError(f"snapshot file {data} cannot be read: {exc}") from exc
 
 
 class SnapshotTexts:

@@ -42,7 +42,8 @@ def test_a_published_snapshot_holds_its_rows_and_a_manifest(tmp_path):
     (ROWS, 3, n_bytes(ROWS), "2 documents, expected 3"),
     (ROWS, 2, n_bytes(ROWS) + 1, "bytes of text"),
     ([ROWS[0], {**ROWS[1], "text": "  \n"}], 2, len(ROWS[0]["text"]) + 3, "empty text"),
-    ([ROWS[0], {**ROWS[1], "doc_id": "a1"}], 2, n_bytes(ROWS), "appears twice"),
+    ([ROWS[0], {**ROWS[1], "doc_id": "a1"}], 2, n_bytes(ROWS), "repeated or out of order"),
+    (ROWS[::-1], 2, n_bytes(ROWS), "repeated or out of order"),
     ([{k: v for k, v in r.items() if k != "karma"} for r in ROWS], 2, n_bytes(ROWS), "columns"),
 ])
 def test_an_invalid_snapshot_is_refused_and_nothing_is_published(tmp_path, rows, n, size, message):

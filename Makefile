@@ -2,6 +2,7 @@
 # `make test` (set up, run the tests). Both work on a fresh clone with only python3 on the PATH.
 PYTHON ?= python3
 VENV ?= .venv
+TORCH_VERSION ?= 2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
@@ -9,9 +10,11 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 setup: $(STAMP)
 
+# torch first, pinned to the CPU wheel: left to the resolver, `torch` would be a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet --editable ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 

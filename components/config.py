@@ -353,6 +353,54 @@ class TokenizeConfig(Section):
     )
 
 
+class PretrainConfig(Section):
+    """Language-model pretraining of the GPT on a token set (GPT-2's recipe, nanoGPT's defaults)."""
+
+    model: str | dict[str, Any] = Field(
+        "gpt2-small", description="A preset (gpt1, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, cpu-tiny, "
+        "cpu-small, cpu-medium) or an inline shape: GPTConfig fields such as n_layer, n_head, n_embd, "
+        "block_size, dropout, pre_ln, local_window, embedding_dim, share_layers.",
+    )
+    max_steps: int = Field(5000, ge=1, description="Optimizer steps to train for.")
+
+    @field_validator("model")
+    @classmethod
+    def _known_preset(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        from components.model.presets import PRESETS
+
+        if isinstance(value, str) and value not in PRESETS:
+            raise ValueError(f"unknown model preset {value!r}; presets: {', '.join(PRESETS)}")
+        return value
+
+    micro_batch_size: int = Field(8, ge=1, description="Sequences per device per forward pass.")
+    batch_tokens: int = Field(
+        524_288, ge=1,
+        description="Tokens per optimizer step over all devices (GPT-2/nanoGPT: ~0.5M); reached by "
+        "gradient accumulation, rounded to whole micro-batches.",
+    )
+    learning_rate: float = Field(6e-4, gt=0, description="Peak learning rate (GPT-3 small: 6e-4).")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine floor, as a share of the peak.")
+    warmup_steps: int = Field(100, ge=0, description="Linear warmup steps.")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW decay on matrices only (GPT-3: 0.1).")
+    betas: tuple[float, float] = Field((0.9, 0.95), description="AdamW betas (GPT-3: 0.9, 0.95).")
+    grad_clip: float = Field(1.0, ge=0, description="Gradient norm clip (GPT-3: 1.0); 0 turns it off.")
+    precision: str = Field(
+        "auto",
+        description="Lightning precision; auto: bf16-mixed where the hardware has bf16, else 32-true.",
+    )
+    accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu, ...")
+    devices: int | str = Field("auto", description="Devices per node (Lightning `devices`).")
+    num_nodes: int = Field(1, ge=1, description="Nodes (Lightning `num_nodes`).")
+    strategy: str = Field("auto", description="Lightning strategy: auto, ddp, fsdp, ...")
+    compile: bool = Field(False, description="torch.compile the model (faster steps after a slow start).")
+    val_every_steps: int = Field(250, ge=1, description="Validate every this many optimizer steps.")
+    val_batches: int = Field(20, ge=1, description="Validation micro-batches (the same ones every time).")
+    checkpoint_every_steps: int = Field(250, ge=1, description="Resumable checkpoint every this many steps.")
+    log_every_steps: int = Field(10, ge=1, description="Progress line every this many steps.")
+    sample_tokens: int = Field(48, ge=0, description="Tokens sampled at each validation (0: none).")
+    seed: int = Field(1337, description="Seeds initialisation, batches and dropout.")
+
+
 class SampleConfig(Section):
     """The embedded sample: a small local web and a matching dump, built offline by the project."""
 
@@ -376,6 +424,7 @@ class WebtextConfig(Section):
     crawl: CrawlConfig = Field(default_factory=CrawlConfig, description="The `crawl` stage.")
     extract: ExtractConfig = Field(default_factory=ExtractConfig, description="The `extract` stage.")
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig, description="The `tokenize` stage.")
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig, description="The `pretrain` stage.")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="The embedded sample.")
 
 

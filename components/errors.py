@@ -11,3 +11,7 @@ class ConfigError(WebtextError):
 
 class InputError(WebtextError):
     """An input file (a dump, a WARC, a snapshot) is missing, unreadable or malformed."""
+
+
+class StageError(WebtextError):
+    """A stage's own work failed (a training process exited with an error); the message says where."""

@@ -56,5 +56,10 @@ class Home:
         return self.root / "tokens"
 
     @property
+    def runs(self) -> Path:
+        """Training runs, one directory per checkpoint id: resumable state, logs, the weights handed on."""
+        return self.root / "runs"
+
+    @property
     def prefect(self) -> Path:
         return self.root / "prefect"

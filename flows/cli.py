@@ -44,9 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(stage)
     server = commands.add_parser("server", help="start the Prefect server and UI on 127.0.0.1")
     server.add_argument("--port", type=int, default=4200)
-    from flows import corpus
+    from flows import corpus, generate
 
     corpus.add_commands(commands)
+    generate.add_command(commands)
     return parser
 
 
@@ -91,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             from flows import corpus
 
             return corpus.run(args, home)
+        if args.command == "generate":
+            from flows import generate
+
+            return generate.run(args, home)
         return _run_flows(args, home)
     except ConfigError as exc:
         print(f"webtext: error: {exc}", file=sys.stderr)

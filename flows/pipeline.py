@@ -9,6 +9,7 @@ from prefect import flow
 from components.config import WebtextConfig
 from flows.crawl import crawl
 from flows.extract import extract
+from flows.pretrain import pretrain
 from flows.results import StageResult, run_name
 from flows.source import source
 from flows.tokenize import tokenize
@@ -19,6 +20,7 @@ STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
     "crawl": crawl,
     "extract": extract,
     "tokenize": tokenize,
+    "pretrain": pretrain,
 }
 
 

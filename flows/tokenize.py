@@ -61,6 +61,32 @@ def _training_config(config: TokenizeConfig) -> dict:
     return config.model_dump(mode="json", include={"vocab_size", "min_frequency", "train_max_bytes"})
 
 
+def _layout(config: TokenizeConfig) -> dict:
+    return config.model_dump(mode="json", include={"val_fraction", "shard_tokens"})
+
+
+def _ids(snapshot_id: str, config: TokenizeConfig) -> tuple[str, str]:
+    """The tokenizer id and token set id this config gives for this snapshot."""
+    tokenizer_id = stable_hash([snapshot_id, _training_config(config), TOKENIZER_VERSION])[:16]
+    return tokenizer_id, stable_hash([tokenizer_id, snapshot_id, _layout(config), ENCODE_VERSION])[:16]
+
+
+def current_token_set(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> dict:
+    """The token set the current tokenize config made (its `token_sets` row, with the tokenizer's
+    path and vocab size); the stages after tokenize read it. Raises unless it exists and is whole."""
+    from components.tokenize.shards import verify
+
+    snapshot_id, _ = _snapshot(con, config, home)
+    tokenizer_id, token_set_id = _ids(snapshot_id, config.tokenize)
+    row, tokenizer = queries.token_set_row(con, token_set_id), queries.tokenizer_row(con, tokenizer_id)
+    if row is None or tokenizer is None or not verify(home.tokens / row["path"], row["manifest_sha256"]):
+        raise InputError(f"no token set {token_set_id} of the current tokenize config: "
+                         f"run `webtext stage tokenize` first")
+    return {**row, "directory": home.tokens / row["path"], "vocab_size": tokenizer["vocab_size"],
+            "tokenizer_path": home.tokenizers / tokenizer["path"] / TOKENIZER_FILE,
+            "splits": {s["split"]: s for s in queries.token_splits(con, token_set_id)}}
+
+
 @task(task_run_name="train-tokenizer-{tokenizer_id}")
 def train_tokenizer(tokenizer_id: str, data: Path, directory: Path, config: TokenizeConfig) -> dict:
     """Train into `directory`, published whole; return vocab size and bytes trained on."""
@@ -116,7 +142,7 @@ def _tokenize(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
 
     snapshot_id, data = _snapshot(con, config, home)
     training = _training_config(config.tokenize)
-    tokenizer_id = stable_hash([snapshot_id, training, TOKENIZER_VERSION])[:16]
+    tokenizer_id, token_set_id = _ids(snapshot_id, config.tokenize)
     tokenizer_dir = home.tokenizers / tokenizer_id
     row = queries.tokenizer_row(con, tokenizer_id)
     trained = row is None or _sha256_or_none(tokenizer_dir / TOKENIZER_FILE) != row["sha256"]
@@ -128,8 +154,7 @@ def _tokenize(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
             config_json=json.dumps(training), trained_bytes=result["trained_bytes"])
         row = queries.tokenizer_row(con, tokenizer_id)
 
-    layout = config.tokenize.model_dump(mode="json", include={"val_fraction", "shard_tokens"})
-    token_set_id = stable_hash([tokenizer_id, snapshot_id, layout, ENCODE_VERSION])[:16]
+    layout = _layout(config.tokenize)
     token_dir = home.tokens / token_set_id
     existing = queries.token_set_row(con, token_set_id)
     if not trained and existing and verify(token_dir, existing["manifest_sha256"]):

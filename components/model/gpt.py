@@ -1,0 +1,197 @@
+"""The GPT: one decoder-only transformer for GPT-1 and GPT-2, in the spirit of nanoGPT's model.py.
+
+Learned position embeddings, GELU, input and output embeddings tied, causal self-attention through
+`scaled_dot_product_attention` (flash or memory-efficient kernels where the hardware has them).
+GPT-1 (Radford et al. 2018) normalises after each residual add and has no final LayerNorm; GPT-2
+(Radford et al. 2019) normalises before each sublayer, adds a final LayerNorm and scales the
+initialisation of residual projections by 1/sqrt(2 n_layer). Parameter names follow GPT-2's
+checkpoints (`transformer.wte`, `h.N.attn.c_attn`, `mlp.c_fc`, `ln_f`, `lm_head`), so converting from
+or to `transformers` is a transpose of the Conv1D weights (`components.model.hf`).
+
+Options beyond the two papers, all off by default:
+- `local_window` (GPT-3, Brown et al. 2020, section 2.1): odd layers attend only to the previous
+  `local_window` positions, alternating with dense layers.
+- `embedding_dim` (ALBERT, Lan et al. 2019): factorised embeddings, vocab x E then E -> n_embd.
+- `share_layers` (ALBERT): one block's parameters used at every layer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int = 50_257
+    block_size: int = 1024  # context length
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    dropout: float = 0.1  # embeddings, attention weights and residual branches, as both papers
+    bias: bool = True
+    pre_ln: bool = True  # GPT-2; False: GPT-1's post-LN without a final LayerNorm
+    gelu: Literal["tanh", "exact"] = "tanh"  # the papers' code used the tanh approximation
+    layer_norm_eps: float = 1e-5
+    local_window: int | None = None
+    embedding_dim: int | None = None
+    share_layers: bool = False
+
+    def __post_init__(self):
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} is not a multiple of n_head={self.n_head}")
+        if self.local_window is not None and self.local_window < 1:
+            raise ValueError(f"local_window={self.local_window} must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig, local: bool):
+        super().__init__()
+        self.n_head, self.dropout = config.n_head, config.dropout
+        self.window = config.local_window if local else None
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        dropout = self.dropout if self.training else 0.0
+        if self.window is None:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        else:  # banded: position i sees j in (i - window, i]
+            i = torch.arange(T, device=x.device)
+            distance = i[:, None] - i[None, :]
+            mask = (distance >= 0) & (distance < self.window)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU(approximate="tanh" if config.gelu == "tanh" else "none")
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, config: GPTConfig, local: bool = False):
+        super().__init__()
+        self.pre_ln = config.pre_ln
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.attn = CausalSelfAttention(config, local)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pre_ln:  # GPT-2
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp(self.ln_2(x))
+        x = self.ln_1(x + self.attn(x))  # GPT-1
+        return self.ln_2(x + self.mlp(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if config.local_window is not None and config.share_layers:
+            raise ValueError("local_window alternates layers, which share_layers makes one: choose one")
+        self.config = config
+        width = config.embedding_dim or config.n_embd
+        blocks = 1 if config.share_layers else config.n_layer
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, width),
+            wpe=nn.Embedding(config.block_size, config.n_embd),
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList(Block(config, local=config.local_window is not None and i % 2 == 1)
+                            for i in range(blocks)),
+        ))
+        if config.embedding_dim:
+            self.transformer["wte_proj"] = nn.Linear(width, config.n_embd, bias=False)
+        if config.pre_ln:
+            self.transformer["ln_f"] = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps,
+                                                    bias=config.bias)
+        self.lm_head = nn.Linear(width, config.vocab_size, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight  # tied (both papers)
+        self.apply(self._init_weights)
+        for name, parameter in self.named_parameters():
+            if name.endswith("c_proj.weight"):  # GPT-2: residual projections scaled by depth
+                torch.nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)  # both papers: N(0, 0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            torch.nn.init.zeros_(module.bias)
+
+    def num_parameters(self, non_embedding: bool = True) -> int:
+        """Parameters (tied ones once); without the position embeddings, as nanoGPT and GPT-2 count."""
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.transformer.wpe.weight.numel() if non_embedding else n
+
+    def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
+        """The last layer's output (after `ln_f` for GPT-2): what the LM and task heads read."""
+        T = idx.size(1)
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than the context ({self.config.block_size})")
+        tokens = self.transformer.wte(idx)
+        if self.config.embedding_dim:
+            tokens = self.transformer.wte_proj(tokens)
+        positions = self.transformer.wpe(torch.arange(T, device=idx.device))
+        x = self.transformer.drop(tokens + positions)
+        for i in range(self.config.n_layer):
+            x = self.transformer.h[0 if self.config.share_layers else i](x)
+        return self.transformer.ln_f(x) if self.config.pre_ln else x
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.config.embedding_dim:  # back through the factorisation, tied too
+            hidden = hidden @ self.transformer.wte_proj.weight
+        return self.lm_head(hidden)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits for every position, and the mean cross-entropy against `targets` when given."""
+        logits = self.logits(self.hidden_states(idx))
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.float().flatten(0, 1), targets.reshape(-1), ignore_index=-1)
+        return logits, loss
+
+    def flops_per_token(self) -> float:
+        """Training FLOPs per token: 6N plus attention's 12 L T C (PaLM appendix B, as nanoGPT)."""
+        c = self.config
+        return 6 * self.num_parameters() + 12 * c.n_layer * c.n_embd * c.block_size
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sample `max_new_tokens` after `idx` (B, T); temperature 0 is greedy."""
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size:]
+            logits = self.logits(self.hidden_states(context))[:, -1, :].float()
+            if temperature == 0:
+                following = logits.argmax(dim=-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+                    logits[logits < kth] = -float("inf")
+                following = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
+            idx = torch.cat((idx, following), dim=1)
+        return idx

@@ -1,0 +1,1 @@
+"""Pretraining with Lightning: token-shard batches, the GPT as a LightningModule, the run entry point."""

@@ -1,0 +1,3 @@
+from components.train.run import main
+
+raise SystemExit(main())

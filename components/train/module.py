@@ -1,0 +1,87 @@
+"""The GPT as a LightningModule: GPT-2's optimisation recipe, losses in bits per byte, samples.
+
+AdamW with weight decay on matrices only (biases and LayerNorm gains are not decayed, as GPT-1 and
+nanoGPT do), linear warmup then cosine decay to `min_lr_ratio` of the peak (GPT-1, section 4.1),
+gradient clipping at 1.0 by the Trainer. Dropout is reseeded from (seed, micro-batch index) at
+every step, so a resumed run draws the same masks as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+
+from components.model.gpt import GPT, GPTConfig
+
+
+class GPTModule(L.LightningModule):
+    def __init__(self, model: dict, learning_rate: float, min_lr_ratio: float, warmup_steps: int,
+                 max_steps: int, weight_decay: float, betas: tuple[float, float], seed: int,
+                 val_tokens_per_byte: float, sample_tokens: int = 0, tokenizer: str | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = GPT(GPTConfig(**model))
+        self._decoder = None
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.model(idx)[0]
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y, micro = batch
+        torch.manual_seed(self.hparams.seed * 1_000_003 + micro)  # this step's dropout masks
+        _, loss = self.model(x, y)
+        self.log("train/loss", loss, prog_bar=True, batch_size=x.size(0))
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y, _ = batch
+        _, loss = self.model(x, y)
+        self.log("val/loss", loss, sync_dist=True, batch_size=x.size(0))
+        # nats per token -> bits per byte, with the val split's own tokens-per-byte ratio
+        self.log("val/bpb", loss * self.hparams.val_tokens_per_byte / math.log(2), sync_dist=True,
+                 batch_size=x.size(0))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.hparams.sample_tokens or not self.hparams.tokenizer or self.trainer.sanity_checking:
+            return
+        text = self.sample(self.hparams.sample_tokens)
+        if self.trainer.is_global_zero:
+            print(f"sample at step {self.global_step}: {text!r}", flush=True)
+            for logger in self.loggers:
+                if hasattr(logger.experiment, "add_text"):
+                    logger.experiment.add_text("sample", text, self.global_step)
+
+    def sample(self, n_tokens: int) -> str:
+        """Text sampled after `<|endoftext|>` (id 0) with a fixed generator, so steps compare."""
+        from components.tokenize.bpe import load
+
+        if self._decoder is None:
+            self._decoder = load(self.hparams.tokenizer)
+        start = torch.zeros((1, 1), dtype=torch.long, device=self.device)
+        generator = torch.Generator(device=self.device).manual_seed(self.hparams.seed)
+        was_training = self.model.training
+        self.model.eval()
+        ids = self.model.generate(start, n_tokens, temperature=0.8, top_k=50, generator=generator)
+        self.model.train(was_training)
+        return self._decoder.decode(ids[0, 1:].tolist())
+
+    def configure_optimizers(self):
+        h = self.hparams
+        matrices = [p for p in self.model.parameters() if p.requires_grad and p.dim() >= 2]
+        others = [p for p in self.model.parameters() if p.requires_grad and p.dim() < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": matrices, "weight_decay": h.weight_decay}, {"params": others, "weight_decay": 0.0}],
+            lr=h.learning_rate, betas=tuple(h.betas),
+        )
+
+        def factor(step: int) -> float:
+            if step < h.warmup_steps:
+                return (step + 1) / h.warmup_steps
+            progress = min(1.0, (step - h.warmup_steps) / max(1, h.max_steps - h.warmup_steps))
+            return h.min_lr_ratio + (1 - h.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,187 @@
+"""One pretraining run, in its own process: `python -m components.train RUN_DIR/job.json`.
+
+The flow writes `job.json` (the pretrain config, the resolved model shape, the token set and the
+tokenizer) and reads back `result.json`; in between this process owns the run directory:
+
+    checkpoints/step-NNNNNNNN.ckpt (+ .sha256)   resumable state, the newest two kept
+    logs/metrics.csv, tb/                        CSV and TensorBoard logs
+    model.safetensors, config.json               the weights and shape handed on
+    result.json                                  step, final validation loss and bpb, file hashes
+
+Run in a process of its own so that Lightning's DDP can relaunch it on every device and node, and so
+that a crash in training cannot take the flow down. Started again after a kill, it resumes from the
+newest checkpoint whose sha256 matches its sidecar: a checkpoint is a pickle, and nothing loads one
+that this code did not write whole. Lines starting with `@progress ` are JSON for the flow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from components.config import PretrainConfig
+from components.files import atomic_path, sha256_file
+from components.train.data import TokenData
+from components.train.module import GPTModule
+
+PROGRESS = "@progress "
+KEEP_CHECKPOINTS = 2
+
+
+class StepCheckpoints(L.Callback):
+    """Every `every` optimizer steps: write the checkpoint aside, rename it into place, record its
+    sha256 beside it, and drop all but the newest `KEEP_CHECKPOINTS`."""
+
+    def __init__(self, directory: Path, every: int):
+        self.directory, self.every, self._saved = directory, every, -1
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step == 0 or step == self._saved or step % self.every:
+            return
+        self._saved = step
+        target = self.directory / f"step-{step:08d}.ckpt"
+        with atomic_path(target) as tmp:
+            trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            (target.parent / f"{target.name}.sha256").write_text(sha256_file(target) + "\n")
+            for old in sorted(self.directory.glob("step-*.ckpt"))[:-KEEP_CHECKPOINTS]:
+                old.unlink()
+                old.with_name(f"{old.name}.sha256").unlink(missing_ok=True)
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The newest checkpoint whose recorded sha256 it still matches (a kill mid-write leaves none)."""
+    for path in sorted(directory.glob("step-*.ckpt"), reverse=True):
+        sidecar = path.with_name(f"{path.name}.sha256")
+        if sidecar.is_file() and sidecar.read_text().strip() == sha256_file(path):
+            return path
+    return None
+
+
+class Progress(L.Callback):
+    """A `@progress` JSON line every `every` steps and after each validation."""
+
+    def __init__(self, every: int, max_steps: int, tokens_per_step: int):
+        self.every, self.max_steps, self.tokens_per_step = every, max_steps, tokens_per_step
+        self._last = (-1, time.perf_counter())
+
+    def _emit(self, trainer, **fields) -> None:
+        if trainer.is_global_zero:
+            print(PROGRESS + json.dumps({"step": trainer.global_step, "max_steps": self.max_steps, **fields}),
+                  flush=True)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step % self.every or step == self._last[0]:
+            return
+        now = time.perf_counter()
+        previous, then = self._last
+        rate = (step - previous) * self.tokens_per_step / (now - then) if previous >= 0 else None
+        self._last = (step, now)
+        loss = trainer.callback_metrics.get("train/loss")
+        self._emit(trainer, loss=float(loss) if loss is not None else None, tokens_per_s=rate)
+
+    def on_validation_end(self, trainer, module) -> None:
+        if not trainer.sanity_checking:
+            metrics = trainer.callback_metrics
+            self._emit(trainer, val_loss=float(metrics["val/loss"]), val_bpb=float(metrics["val/bpb"]))
+
+
+def _precision(name: str) -> str:
+    if name != "auto":
+        return name
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
+
+
+def train(job: dict) -> dict:
+    """Run (or resume) the job described by `job`; write and return its result."""
+    config = PretrainConfig.model_validate(job["pretrain"])
+    out = Path(job["out"])
+    model_shape = job["model"]
+    block = model_shape["block_size"]
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    trainer_args = dict(accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+                        strategy=config.strategy)
+    world = L.Trainer(**trainer_args, logger=False, enable_checkpointing=False).world_size
+    accumulation = max(1, round(config.batch_tokens / (config.micro_batch_size * block * world)))
+    module = GPTModule(model_shape, config.learning_rate, config.min_lr_ratio, config.warmup_steps,
+                       config.max_steps, config.weight_decay, config.betas, config.seed,
+                       job["val_tokens_per_byte"], config.sample_tokens, job["tokenizer"])
+    if config.compile:
+        module.model = torch.compile(module.model)
+    data = TokenData(job["tokens"], block, config.micro_batch_size, accumulation, config.seed,
+                     config.val_batches)
+    checkpoints = out / "checkpoints"
+    trainer = L.Trainer(
+        **trainer_args, precision=_precision(config.precision), max_steps=config.max_steps,
+        accumulate_grad_batches=accumulation, gradient_clip_val=config.grad_clip or None,
+        val_check_interval=config.val_every_steps * accumulation, check_val_every_n_epoch=None,
+        limit_val_batches=config.val_batches, num_sanity_val_steps=0,
+        log_every_n_steps=config.log_every_steps,
+        logger=[CSVLogger(out, name="logs", version=""), TensorBoardLogger(out, name="tb", version="")],
+        callbacks=[StepCheckpoints(checkpoints, config.checkpoint_every_steps),
+                   Progress(config.log_every_steps, config.max_steps,
+                            accumulation * config.micro_batch_size * block * world)],
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        deterministic=False, use_distributed_sampler=False,
+    )
+    resume = latest_checkpoint(checkpoints)
+    if resume is not None:
+        print(f"resuming from {resume.name}", flush=True)
+    trainer.fit(module, datamodule=data, ckpt_path=resume)
+    validation = trainer.validate(module, datamodule=data, verbose=False)[0]
+    if not trainer.is_global_zero:
+        return {}
+    return _export(out, module, trainer.global_step, validation, accumulation)
+
+
+def _export(out: Path, module: GPTModule, step: int, validation: dict, accumulation: int) -> dict:
+    """Write the weights (safetensors, tied tensors once), the shape and the result, each atomically."""
+    from safetensors.torch import save_model
+
+    model = getattr(module.model, "_orig_mod", module.model)  # unwrap torch.compile
+    with atomic_path(out / "model.safetensors") as tmp:
+        save_model(model.float(), str(tmp), metadata={"format": "pt", "step": str(step)})
+    with atomic_path(out / "config.json") as tmp:
+        tmp.write_text(json.dumps(model.config.to_dict(), indent=1) + "\n")
+    result = {"step": step, "val_loss": validation["val/loss"], "val_bpb": validation["val/bpb"],
+              "accumulation": accumulation, "parameters": model.num_parameters(),
+              "files": {name: sha256_file(out / name) for name in ("model.safetensors", "config.json")}}
+    with atomic_path(out / "result.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _exit_with_parent() -> None:
+    """End this process when the one that started it is gone: a killed flow must not leave a training
+    run going on by itself, to collide with the one its rerun starts in the same directory."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m components.train JOB.json", file=sys.stderr)
+        return 2
+    _exit_with_parent()
+    job = json.loads(Path(args[0]).read_text())
+    train(job)
+    return 0

@@ -1,0 +1,134 @@
+"""The `pretrain` flow: the current token set -> a training process -> a registered checkpoint.
+
+The checkpoint id hashes the token set, the resolved model shape and the pretrain config, so a rerun
+with the same inputs finds its weights and says up to date, and a changed config trains anew. The
+run directory is named by that id: a killed run, started again, resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+
+import duckdb
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+
+import warehouse
+from components.config import WebtextConfig
+from components.errors import ConfigError, StageError
+from components.files import atomic_write_bytes, sha256_file, stable_hash
+from components.home import Home
+from flows.results import StageResult, run_name
+from flows.tokenize import current_token_set
+from warehouse import pretrain as queries
+
+PRETRAIN_VERSION = 1  # bump when the same inputs and config would now train other weights
+PROGRESS = "@progress "  # the training process's JSON progress lines (components.train.run)
+WEIGHTS = "model.safetensors"
+
+
+@task(task_run_name="train-{checkpoint_id}")
+def run_training(checkpoint_id: str, job_file: Path) -> dict:
+    """Run `python -m components.train` on the job, its output streamed into this task's log."""
+    logger = get_run_logger()
+    artifact = create_progress_artifact(0.0, key="pretrain-progress", description=f"Training {checkpoint_id}")
+    tail: deque[str] = deque(maxlen=20)
+    process = subprocess.Popen([sys.executable, "-m", "components.train", str(job_file)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in process.stdout:
+        line = line.rstrip()
+        tail.append(line)
+        if line.startswith(PROGRESS):
+            progress = json.loads(line[len(PROGRESS):])
+            update_progress_artifact(artifact, 100.0 * progress["step"] / progress["max_steps"])
+            logger.info("step %d/%d %s", progress["step"], progress["max_steps"],
+                        " ".join(f"{k}={v:.4g}" for k, v in progress.items()
+                                 if k not in ("step", "max_steps") and v is not None))
+        elif line:
+            logger.info("%s", line)
+    if process.wait() != 0:
+        raise StageError(f"training {checkpoint_id} failed (exit {process.returncode}); "
+                         f"its last lines: {' | '.join(tail)}")
+    return json.loads((job_file.parent / "result.json").read_text())
+
+
+@flow(name="pretrain", flow_run_name=run_name("pretrain"))
+def pretrain(config: WebtextConfig) -> StageResult:
+    """Pretrain the GPT on the current token set; register the weights as a checkpoint."""
+    home = Home.from_env()
+    with warehouse.connect(home.warehouse) as con:
+        return _pretrain(con, config, home)
+
+
+def _pretrain(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> StageResult:
+    from components.model.presets import model_config
+
+    tokens = current_token_set(con, config, home)
+    try:
+        shape = model_config(config.pretrain.model, tokens["vocab_size"])
+    except (TypeError, ValueError) as exc:  # an inline shape with an unknown field or a bad value
+        raise ConfigError(f"pretrain.model={config.pretrain.model!r}: {exc}") from exc
+    settings = config.pretrain.model_dump(mode="json")
+    checkpoint_id = stable_hash([tokens["token_set_id"], shape.to_dict(), settings, PRETRAIN_VERSION])[:16]
+    run_dir = home.runs / checkpoint_id
+    row = queries.checkpoint_row(con, checkpoint_id)
+    weights = run_dir / WEIGHTS
+    if row is not None and weights.is_file() and sha256_file(weights) == row["sha256"]:
+        return StageResult(stage="pretrain", up_to_date=True,
+                           summary=f"pretrain: up to date (checkpoint {checkpoint_id}, step {row['step']})")
+
+    val = tokens["splits"]["val"]
+    job = {"out": str(run_dir), "tokens": str(tokens["directory"]),
+           "tokenizer": str(tokens["tokenizer_path"]),
+           "val_tokens_per_byte": val["n_tokens"] / val["n_bytes"], "model": shape.to_dict(),
+           "pretrain": settings}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job_file = run_dir / "job.json"
+    atomic_write_bytes(job_file, (json.dumps(job, indent=1) + "\n").encode())
+    get_run_logger().info("run %s: %s", checkpoint_id, job_file)
+    result = _finished(run_dir) or run_training(checkpoint_id, job_file)
+    if sha256_file(weights) != result["files"][WEIGHTS]:
+        raise StageError(f"training {checkpoint_id}: {weights} does not match the hash its run recorded")
+    queries.record_checkpoint(
+        con, checkpoint_id=checkpoint_id, kind="pretrain", parent_id=None,
+        tokenizer_id=tokens["tokenizer_id"],
+        snapshot_id=tokens["snapshot_id"], token_set_id=tokens["token_set_id"], path=checkpoint_id,
+        sha256=result["files"][WEIGHTS], step=result["step"], config_json=json.dumps(settings),
+        val_loss=result["val_loss"], val_bpb=result["val_bpb"])
+    _report(run_dir, checkpoint_id, result)
+    return StageResult(
+        stage="pretrain", up_to_date=False,
+        summary=f"pretrain: checkpoint {checkpoint_id}, {result['parameters']:,} parameters, step "
+                f"{result['step']}, val loss {result['val_loss']:.3f} nats/token = {result['val_bpb']:.3f} "
+                f"bits/byte",
+    )
+
+
+def _finished(run_dir: Path) -> dict | None:
+    """The result of a run that ended but was never registered (the stage was killed in between, or
+    the run was launched by hand on a cluster), if its weights are the ones it recorded."""
+    try:
+        result = json.loads((run_dir / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    weights = run_dir / WEIGHTS
+    return result if weights.is_file() and sha256_file(weights) == result["files"][WEIGHTS] else None
+
+
+def _report(run_dir: Path, checkpoint_id: str, result: dict) -> None:
+    from components.train.curve import read_curves, svg
+
+    picture = svg(read_curves(run_dir / "logs" / "metrics.csv"), f"loss of {checkpoint_id} (nats/token)")
+    encoded = base64.b64encode(picture.encode()).decode()
+    create_markdown_artifact(
+        key="pretrain-curve",
+        markdown=f"# Pretraining {checkpoint_id}\n\n![loss curve](data:image/svg+xml;base64,{encoded})\n\n"
+                 f"step {result['step']}: validation loss {result['val_loss']:.4f} nats/token, "
+                 f"{result['val_bpb']:.4f} bits/byte; logs in `{run_dir}`",
+        description="Training and validation loss over steps.",
+    )

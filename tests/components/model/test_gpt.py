@@ -1,0 +1,112 @@
+"""The GPT matches transformers' GPT-2 and GPT-1 exactly, and its options do what they say."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from components.model.gpt import GPT, GPTConfig
+from components.model.hf import from_hf, to_gpt2_state_dict
+from components.model.presets import PRESETS, model_config
+
+transformers = pytest.importorskip("transformers")  # a dev dependency; missing only outside `make test`
+
+SMALL = dict(vocab_size=97, n_positions=32, n_embd=48, n_layer=3, n_head=4)
+
+
+def tokens(vocab: int = 97, shape=(2, 32)) -> torch.Tensor:
+    return torch.randint(0, vocab, shape, generator=torch.Generator().manual_seed(0))
+
+
+def test_gpt2_logits_equal_transformers():
+    torch.manual_seed(1)
+    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(**SMALL, attn_implementation="eager")).eval()
+    ours = from_hf(hf).eval()
+    assert ours.config.pre_ln and ours.config.gelu == "tanh"
+    idx = tokens()
+    torch.testing.assert_close(ours(idx)[0], hf(idx).logits, atol=1e-5, rtol=0)
+    # transformers shifts the labels itself: position t predicts token t + 1
+    torch.testing.assert_close(ours(idx[:, :-1], idx[:, 1:])[1], hf(idx, labels=idx).loss, atol=1e-5, rtol=0)
+
+
+def test_gpt1_logits_equal_transformers():
+    torch.manual_seed(2)
+    hf = transformers.OpenAIGPTLMHeadModel(transformers.OpenAIGPTConfig(**SMALL)).eval()
+    ours = from_hf(hf).eval()
+    assert not ours.config.pre_ln and "ln_f" not in ours.transformer
+    idx = tokens()
+    torch.testing.assert_close(ours(idx)[0], hf(idx).logits, atol=1e-5, rtol=0)
+
+
+def test_our_gpt2_weights_load_into_transformers():
+    torch.manual_seed(3)
+    ours = GPT(GPTConfig(vocab_size=97, block_size=32, n_layer=2, n_head=4, n_embd=48, dropout=0.0)).eval()
+    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=97, n_positions=32, n_embd=48, n_layer=2, n_head=4)).eval()
+    missing, unexpected = hf.load_state_dict(to_gpt2_state_dict(ours), strict=False)
+    assert not unexpected and all(name.endswith(".attn.bias") for name in missing)
+    idx = tokens()
+    torch.testing.assert_close(hf(idx).logits, ours(idx)[0], atol=1e-5, rtol=0)
+
+
+def test_gpt2_initialisation_scales_residual_projections():
+    config = GPTConfig(vocab_size=512, block_size=64, n_layer=8, n_head=4, n_embd=256)
+    model = GPT(config)
+    assert model.lm_head.weight is model.transformer.wte.weight
+    c_proj = torch.cat([b.mlp.c_proj.weight.flatten() for b in model.transformer.h])
+    c_fc = torch.cat([b.mlp.c_fc.weight.flatten() for b in model.transformer.h])
+    assert abs(c_fc.std().item() - 0.02) < 0.001
+    assert abs(c_proj.std().item() - 0.02 / (2 * 8) ** 0.5) < 0.0005
+
+
+def test_banded_layers_see_only_their_window():
+    config = GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=16, dropout=0.0,
+                       local_window=3)
+    model = GPT(config).eval()
+    assert model.transformer.h[0].attn.window is None and model.transformer.h[1].attn.window == 3
+    local = model.transformer.h[1]
+    x = torch.randn(1, 16, 16)
+    y = local.attn(x)
+    x2 = x.clone()
+    x2[0, :10] += torch.randn(10, 16)  # positions 10 and later do not see 0..9 through a window of 3...
+    assert torch.allclose(local.attn(x2)[0, 12:], y[0, 12:], atol=1e-6)
+    assert not torch.allclose(local.attn(x2)[0, 11], y[0, 11])  # ...but 11 sees 9
+
+
+def test_albert_options_shrink_the_parameters_and_still_train():
+    base = dict(vocab_size=1000, block_size=32, n_layer=4, n_head=4, n_embd=64, dropout=0.0)
+    plain = GPT(GPTConfig(**base))
+    albert = GPT(GPTConfig(**base, embedding_dim=16, share_layers=True))
+    assert albert.num_parameters() < plain.num_parameters() / 3
+    assert len(albert.transformer.h) == 1
+    idx = tokens(1000, (4, 32))
+    optimizer = torch.optim.AdamW(albert.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(20):
+        _, loss = albert(idx[:, :-1], idx[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 1
+
+
+def test_generate_extends_the_prompt_and_greedy_is_deterministic():
+    model = GPT(GPTConfig(vocab_size=50, block_size=8, n_layer=1, n_head=2, n_embd=16)).eval()
+    prompt = torch.tensor([[1, 2, 3]])
+    out = model.generate(prompt, 10, temperature=0)
+    assert out.shape == (1, 13) and torch.equal(out[:, :3], prompt)
+    assert torch.equal(out, model.generate(prompt, 10, temperature=0))  # past the context too
+    sampled = model.generate(prompt, 10, top_k=1, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(sampled, out)  # top-1 sampling is greedy
+
+
+def test_presets_follow_the_papers():
+    gpt1, gpt2 = model_config("gpt1", 40_478), model_config("gpt2-small", 50_257)
+    assert (gpt1.n_layer, gpt1.n_embd, gpt1.block_size, gpt1.pre_ln) == (12, 768, 512, False)
+    assert gpt1.dropout == 0.1
+    assert (gpt2.n_layer, gpt2.n_embd, gpt2.block_size, gpt2.pre_ln) == (12, 768, 1024, True)
+    assert {"gpt2-medium", "gpt2-large", "gpt2-xl"} <= set(PRESETS)
+    assert model_config({"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16}, 300).vocab_size == 300
+    with pytest.raises(ValueError, match="unknown model preset 'gpt5'"):
+        model_config("gpt5", 100)

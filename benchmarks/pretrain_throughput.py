@@ -99,9 +99,10 @@ def reference(shape: dict, precision: str, compile: bool, steps: int, warmup: in
 
     from components.train.data import Windows
 
-    config = GPT2Config(vocab_size=VOCAB, n_positions=CONTEXT, n_embd=shape["n_embd"], n_layer=shape["n_layer"],
-                        n_head=shape["n_head"], resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-    model = GPT2LMHeadModel(config, attn_implementation="sdpa").train()
+    config = GPT2Config(vocab_size=VOCAB, n_positions=CONTEXT, n_embd=shape["n_embd"],
+                        n_layer=shape["n_layer"], n_head=shape["n_head"], resid_pdrop=0.0, embd_pdrop=0.0,
+                        attn_pdrop=0.0, attn_implementation="sdpa", bos_token_id=0, eos_token_id=0)
+    model = GPT2LMHeadModel(config).train()
     step_model = torch.compile(model) if compile else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=6e-4, betas=(0.9, 0.95), weight_decay=0.1)
     windows = Windows(token_set(), "train", CONTEXT)
@@ -122,7 +123,8 @@ def reference(shape: dict, precision: str, compile: bool, steps: int, warmup: in
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--shapes", nargs="+", default=["4x256", "6x384"])
@@ -132,7 +134,8 @@ def main() -> int:
 
     torch.manual_seed(0)
     peaks = {"32-true": gemm_peak(torch.float32), "bf16-mixed": gemm_peak(torch.bfloat16)}
-    print(f"GEMM peak: fp32 {peaks['32-true'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16-mixed'] / 1e9:.0f} GFLOP/s; "
+    print(f"GEMM peak: fp32 {peaks['32-true'] / 1e9:.0f} GFLOP/s, "
+          f"bf16 {peaks['bf16-mixed'] / 1e9:.0f} GFLOP/s; "
           f"threads {torch.get_num_threads()}")
     compiles = (False,) if args.no_compile else (False, True)
     met, report = True, []

@@ -20,7 +20,7 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 
 import warehouse
 from components.config import WebtextConfig
-from components.errors import ConfigError, StageError
+from components.errors import ConfigError, InputError, StageError
 from components.files import atomic_write_bytes, sha256_file, stable_hash
 from components.home import Home
 from flows.results import StageResult, run_name
@@ -83,6 +83,9 @@ def _pretrain(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
                            summary=f"pretrain: up to date (checkpoint {checkpoint_id}, step {row['step']})")
 
     val = tokens["splits"]["val"]
+    if not val["n_bytes"]:
+        raise InputError(f"token set {tokens['token_set_id']} has no validation documents to report "
+                         f"bits per byte on: set tokenize.val_fraction above 0")
     job = {"out": str(run_dir), "tokens": str(tokens["directory"]),
            "tokenizer": str(tokens["tokenizer_path"]),
            "val_tokens_per_byte": val["n_tokens"] / val["n_bytes"], "model": shape.to_dict(),

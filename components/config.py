@@ -401,6 +401,67 @@ class PretrainConfig(Section):
     seed: int = Field(1337, description="Seeds initialisation, batches and dropout.")
 
 
+class TaskConfig(Section):
+    """One labelled task: where its data is, how its columns map onto GPT-1's input transformation."""
+
+    name: str = Field(description="The task's name, as written in `evaluations.task`.")
+    type: Literal["classification", "entailment", "similarity", "multiple_choice"] = Field(
+        description="Input transformation and head (GPT-1, figure 1).",
+    )
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Split name -> a local .csv, .tsv, .json or .jsonl file (`${VAR}` expanded); "
+        "offline use.",
+    )
+    hub: str | None = Field(None, description="A Hugging Face dataset name, used when `files` is empty.")
+    hub_config: str | None = Field(
+        None, description="The hub dataset's configuration (e.g. `sst2` of `glue`).")
+    train_split: str = Field("train", description="The split fine-tuned on.")
+    validation_split: str = Field("validation", description="The split scored.")
+    fields: list[str | list[str]] = Field(
+        description="Columns in input order: [text]; [premise, hypothesis]; [a, b]; [context, answer_1, "
+        "answer_2, ...]. A list of columns is joined with spaces (a story's four sentences); empty "
+        "answers are left out, so examples may have fewer choices than columns.",
+    )
+    label: str = Field("label", description="The label column.")
+    labels: list[str | int] | None = Field(
+        None,
+        description="Label values in id order (for multiple choice: the value naming each answer). "
+        "Default: the sorted distinct labels of the training split.",
+    )
+    regression: bool = Field(False, description="Similarity as a score (one output, MSE) instead of classes.")
+    metrics: list[Literal["acc", "f1", "mcc", "pearson", "spearman"]] | None = Field(
+        None,
+        description="Metrics on the validation split. Default: acc; pearson and spearman for similarity.",
+    )
+    max_train_examples: int | None = Field(None, ge=1, description="Use only the first N training examples.")
+    max_validation_examples: int | None = Field(None, ge=1, description="Score only the first N.")
+
+
+class FinetuneConfig(Section):
+    """GPT-1's fine-tuning recipe (Radford et al. 2018, section 4.1) on each task, from the pretrained
+    checkpoint of the current config."""
+
+    tasks: list[TaskConfig] = Field(default_factory=list, description="The tasks, each fine-tuned apart.")
+    lm_weight: float = Field(
+        0.5, ge=0, description="Weight of the auxiliary LM loss (GPT-1: 0.5; 0 turns it off).")
+    learning_rate: float = Field(
+        6.25e-5, gt=0, description="Peak learning rate (GPT-1: 6.25e-5, for 117M parameters; small models "
+        "want ~1e-3).",
+    )
+    batch_size: int = Field(32, ge=1, description="Examples per step (GPT-1: 32).")
+    epochs: int = Field(3, ge=1, description="Passes over the training split (GPT-1: 3).")
+    warmup_fraction: float = Field(
+        0.002, ge=0, le=1, description="Linear warmup share of the steps (GPT-1: 0.2%).")
+    weight_decay: float = Field(0.01, ge=0, description="Decay on matrices (GPT-1's L2 of 0.01).")
+    classifier_dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the head (GPT-1: 0.1).")
+    from_scratch: bool = Field(
+        False, description="Start from random weights of the same shape: measures what pretraining gives.",
+    )
+    precision: str = Field("auto", description="As `pretrain.precision`.")
+    seed: int = Field(1337, description="Seeds the head, the example order and dropout.")
+
+
 class SampleConfig(Section):
     """The embedded sample: a small local web and a matching dump, built offline by the project."""
 
@@ -425,6 +486,7 @@ class WebtextConfig(Section):
     extract: ExtractConfig = Field(default_factory=ExtractConfig, description="The `extract` stage.")
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig, description="The `tokenize` stage.")
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig, description="The `pretrain` stage.")
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="The `finetune` stage.")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="The embedded sample.")
 
 

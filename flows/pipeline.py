@@ -9,6 +9,7 @@ from prefect import flow
 from components.config import WebtextConfig
 from flows.crawl import crawl
 from flows.extract import extract
+from flows.finetune import finetune
 from flows.pretrain import pretrain
 from flows.results import StageResult, run_name
 from flows.source import source
@@ -21,6 +22,7 @@ STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
     "extract": extract,
     "tokenize": tokenize,
     "pretrain": pretrain,
+    "finetune": finetune,
 }
 
 

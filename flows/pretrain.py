@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
-from collections import deque
 from pathlib import Path
 
 import duckdb
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 
 import warehouse
 from components.config import WebtextConfig
@@ -25,36 +22,10 @@ from components.files import atomic_write_bytes, sha256_file, stable_hash
 from components.home import Home
 from flows.results import StageResult, run_name
 from flows.tokenize import current_token_set
+from flows.training import WEIGHTS, finished_run, run_jobs
 from warehouse import pretrain as queries
 
 PRETRAIN_VERSION = 1  # bump when the same inputs and config would now train other weights
-PROGRESS = "@progress "  # the training process's JSON progress lines (components.train.run)
-WEIGHTS = "model.safetensors"
-
-
-@task(task_run_name="train-{checkpoint_id}")
-def run_training(checkpoint_id: str, job_file: Path) -> dict:
-    """Run `python -m components.train` on the job, its output streamed into this task's log."""
-    logger = get_run_logger()
-    artifact = create_progress_artifact(0.0, key="pretrain-progress", description=f"Training {checkpoint_id}")
-    tail: deque[str] = deque(maxlen=20)
-    process = subprocess.Popen([sys.executable, "-m", "components.train", str(job_file)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    for line in process.stdout:
-        line = line.rstrip()
-        tail.append(line)
-        if line.startswith(PROGRESS):
-            progress = json.loads(line[len(PROGRESS):])
-            update_progress_artifact(artifact, 100.0 * progress["step"] / progress["max_steps"])
-            logger.info("step %d/%d %s", progress["step"], progress["max_steps"],
-                        " ".join(f"{k}={v:.4g}" for k, v in progress.items()
-                                 if k not in ("step", "max_steps") and v is not None))
-        elif line:
-            logger.info("%s", line)
-    if process.wait() != 0:
-        raise StageError(f"training {checkpoint_id} failed (exit {process.returncode}); "
-                         f"its last lines: {' | '.join(tail)}")
-    return json.loads((job_file.parent / "result.json").read_text())
 
 
 @flow(name="pretrain", flow_run_name=run_name("pretrain"))
@@ -65,16 +36,36 @@ def pretrain(config: WebtextConfig) -> StageResult:
         return _pretrain(con, config, home)
 
 
-def _pretrain(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> StageResult:
+def _identity(tokens: dict, config: WebtextConfig):
+    """The model shape and the checkpoint id the current config trains on this token set."""
     from components.model.presets import model_config
 
-    tokens = current_token_set(con, config, home)
     try:
         shape = model_config(config.pretrain.model, tokens["vocab_size"])
     except (TypeError, ValueError) as exc:  # an inline shape with an unknown field or a bad value
         raise ConfigError(f"pretrain.model={config.pretrain.model!r}: {exc}") from exc
     settings = config.pretrain.model_dump(mode="json")
-    checkpoint_id = stable_hash([tokens["token_set_id"], shape.to_dict(), settings, PRETRAIN_VERSION])[:16]
+    return shape, stable_hash([tokens["token_set_id"], shape.to_dict(), settings, PRETRAIN_VERSION])[:16]
+
+
+def current_checkpoint(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> dict:
+    """The `checkpoints` row the current pretrain config made, with its directory; the stages after
+    pretrain start from it. Raises unless it is registered and its weights verify."""
+    tokens = current_token_set(con, config, home)
+    _, checkpoint_id = _identity(tokens, config)
+    row = queries.checkpoint_row(con, checkpoint_id)
+    directory = home.runs / checkpoint_id
+    weights = directory / WEIGHTS
+    if row is None or not weights.is_file() or sha256_file(weights) != row["sha256"]:
+        raise InputError(f"no checkpoint {checkpoint_id} of the current pretrain config: "
+                         f"run `webtext stage pretrain` first")
+    return {**row, "directory": directory, "tokenizer_path": tokens["tokenizer_path"]}
+
+
+def _pretrain(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> StageResult:
+    tokens = current_token_set(con, config, home)
+    shape, checkpoint_id = _identity(tokens, config)
+    settings = config.pretrain.model_dump(mode="json")
     run_dir = home.runs / checkpoint_id
     row = queries.checkpoint_row(con, checkpoint_id)
     weights = run_dir / WEIGHTS
@@ -94,7 +85,9 @@ def _pretrain(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
     job_file = run_dir / "job.json"
     atomic_write_bytes(job_file, (json.dumps(job, indent=1) + "\n").encode())
     get_run_logger().info("run %s: %s", checkpoint_id, job_file)
-    result = _finished(run_dir) or run_training(checkpoint_id, job_file)
+    result = finished_run(run_dir)
+    if result is None:
+        [result] = run_jobs(checkpoint_id, [job_file], "components.train", "pretrain-progress")
     if sha256_file(weights) != result["files"][WEIGHTS]:
         raise StageError(f"training {checkpoint_id}: {weights} does not match the hash its run recorded")
     queries.record_checkpoint(
@@ -110,17 +103,6 @@ def _pretrain(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
                 f"{result['step']}, val loss {result['val_loss']:.3f} nats/token = {result['val_bpb']:.3f} "
                 f"bits/byte",
     )
-
-
-def _finished(run_dir: Path) -> dict | None:
-    """The result of a run that ended but was never registered (the stage was killed in between, or
-    the run was launched by hand on a cluster), if its weights are the ones it recorded."""
-    try:
-        result = json.loads((run_dir / "result.json").read_text())
-    except (OSError, ValueError):
-        return None
-    weights = run_dir / WEIGHTS
-    return result if weights.is_file() and sha256_file(weights) == result["files"][WEIGHTS] else None
 
 
 def _report(run_dir: Path, checkpoint_id: str, result: dict) -> None:

@@ -16,10 +16,12 @@ from components.files import write_if_changed
 from components.sample.dump import DumpLine, dump_lines, encode_dump
 from components.sample.pages import SAMPLE_HOSTS, build_site
 from components.sample.site import EXPECTED, Site
+from components.sample.tasks import write_tasks
 
 SAMPLE_VERSION = 3  # bump when the pages, the dump or the expectations change
 DUMP_NAME = "RS_sample.ndjson.zst"
 GROUND_TRUTH_NAME = "ground_truth.json"
+TASKS_DIR = "tasks"  # the labelled tasks fine-tuning uses (`components.sample.tasks`)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def ground_truth(site: Site) -> dict:
 
 
 def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
-    """Write `RS_sample.ndjson.zst` and `ground_truth.json` for `config` into `out_dir`."""
+    """Write `RS_sample.ndjson.zst`, `ground_truth.json` and the labelled tasks into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     site = build_site(config)
@@ -90,4 +92,6 @@ def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
     dump, truth_path = out_dir / DUMP_NAME, out_dir / GROUND_TRUTH_NAME
     wrote_dump = write_if_changed(dump, encode_dump(lines))
     wrote_truth = write_if_changed(truth_path, truth.encode())
-    return SampleBuild(dump, truth_path, len(site.pages), len(lines), wrote_dump or wrote_truth)
+    wrote_tasks = write_tasks(out_dir / TASKS_DIR)
+    written = wrote_dump or wrote_truth or wrote_tasks
+    return SampleBuild(dump, truth_path, len(site.pages), len(lines), written)

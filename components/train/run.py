@@ -96,7 +96,7 @@ class Progress(L.Callback):
             self._emit(trainer, val_loss=float(metrics["val/loss"]), val_bpb=float(metrics["val/bpb"]))
 
 
-def _precision(name: str) -> str:
+def resolve_precision(name: str) -> str:
     if name != "auto":
         return name
     if torch.cuda.is_available():
@@ -124,7 +124,7 @@ def train(job: dict) -> dict:
                      config.val_batches)
     checkpoints = out / "checkpoints"
     trainer = L.Trainer(
-        **trainer_args, precision=_precision(config.precision), max_steps=config.max_steps,
+        **trainer_args, precision=resolve_precision(config.precision), max_steps=config.max_steps,
         accumulate_grad_batches=accumulation, gradient_clip_val=config.grad_clip or None,
         val_check_interval=config.val_every_steps * accumulation, check_val_every_n_epoch=None,
         limit_val_batches=config.val_batches, num_sanity_val_steps=0,
@@ -163,7 +163,7 @@ def _export(out: Path, module: GPTModule, step: int, validation: dict, accumulat
     return result
 
 
-def _exit_with_parent() -> None:
+def exit_with_parent() -> None:
     """End this process when the one that started it is gone: a killed flow must not leave a training
     run going on by itself, to collide with the one its rerun starts in the same directory."""
     parent = os.getppid()
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m components.train JOB.json", file=sys.stderr)
         return 2
-    _exit_with_parent()
+    exit_with_parent()
     job = json.loads(Path(args[0]).read_text())
     train(job)
     return 0

@@ -17,8 +17,8 @@ from components.config import load_config
 from components.files import sha256_file
 from components.home import Home
 from flows.cli import main
-from flows.pipeline import pipeline
 from flows.pretrain import pretrain
+from tests.flows.stages import run_until
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 
@@ -30,10 +30,10 @@ def query(home, sql, params=()):
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
-    """The tiny pipeline run once, then pretrain again, in a home of its own."""
+    """The tiny pipeline run once (up to this stage), then pretrain again, in a home of its own."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("WEBTEXT_HOME", str(tmp_path_factory.mktemp("pretrained")))
-        results = pipeline(load_config(TINY))
+        results = run_until("pretrain", load_config(TINY))
         rerun = pretrain(load_config(TINY))
         yield Home.from_env(), results, rerun
 

@@ -1,0 +1,3 @@
+from components.finetune.run import main
+
+raise SystemExit(main())

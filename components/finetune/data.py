@@ -1,0 +1,83 @@
+"""Labelled task data through `datasets`: local CSV/TSV/JSON files offline, or a hub dataset.
+
+Rows become (sequences, label) examples: the task's `fields` are encoded with the tokenizer (marker
+spellings as plain text), framed by `formats.transform`, and the label mapped to its id.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from components.config import TaskConfig
+from components.errors import InputError
+from components.finetune.formats import Markers, transform
+
+Example = tuple[list[list[int]], int | float]
+_BUILDERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE}),
+             ".json": ("json", {}), ".jsonl": ("json", {})}
+
+
+def load_split(task: TaskConfig, split: str, cache_dir: Path) -> list[dict]:
+    """The rows of one split, as dicts."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    where = f"task {task.name!r}, split {split!r}"
+    try:
+        if task.files:
+            if split not in task.files:
+                raise InputError(f"{where}: no file named for it in `files` ({', '.join(task.files)})")
+            path = Path(os.path.expandvars(task.files[split])).expanduser()
+            if path.suffix not in _BUILDERS:
+                raise InputError(f"{where}: {path} is not one of {', '.join(_BUILDERS)}")
+            if not path.is_file():
+                raise InputError(f"{where}: {path}: no such file")
+            builder, options = _BUILDERS[path.suffix]
+            if builder == "csv":
+                options = {**options, "keep_default_na": False}  # "NA" and "None" are text here
+            rows = datasets.load_dataset(builder, data_files={split: str(path)}, split=split,
+                                         cache_dir=str(cache_dir), **options)
+        elif task.hub:
+            rows = datasets.load_dataset(task.hub, task.hub_config, split=split, cache_dir=str(cache_dir))
+        else:
+            raise InputError(f"task {task.name!r}: name `files` or a `hub` dataset")
+    except InputError:
+        raise
+    except Exception as exc:  # datasets raises many kinds for a bad file or an unknown dataset
+        raise InputError(f"{where} cannot be loaded: {exc}") from exc
+    return rows.to_list()
+
+
+def label_ids(task: TaskConfig, train_rows: list[dict]) -> dict[str, int]:
+    """Label value (as text) -> id: the configured order, else the sorted distinct training labels."""
+    if task.regression:
+        return {}
+    values = task.labels if task.labels is not None else sorted({row[task.label] for row in train_rows})
+    return {str(value): i for i, value in enumerate(values)}
+
+
+def examples(task: TaskConfig, rows: list[dict], encode: Callable[[str], list[int]], labels: dict[str, int],
+             markers: Markers, max_length: int) -> list[Example]:
+    """Every row as (sequences, label); a missing column or an unknown label is an error naming it."""
+    out = []
+    for n, row in enumerate(rows):
+        try:
+            fields = [" ".join(str(row[c]) for c in f) if isinstance(f, list) else str(row[f])
+                      for f in task.fields]
+            value = row[task.label]
+        except KeyError as exc:
+            raise InputError(f"task {task.name!r}: row {n} has no column {exc}; columns: "
+                             f"{', '.join(row)}") from None
+        if task.type == "multiple_choice":  # fewer answers than columns: the rest are left empty
+            fields = [fields[0], *(answer for answer in fields[1:] if answer.strip())]
+        if task.regression:
+            label: int | float = float(value)
+        elif str(value) in labels:
+            label = labels[str(value)]
+        else:
+            raise InputError(f"task {task.name!r}: row {n} has label {value!r}, not one of {list(labels)}")
+        out.append((transform(task.type, [encode(f) for f in fields], markers, max_length), label))
+    return out

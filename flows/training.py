@@ -1,0 +1,59 @@
+"""Training processes as Prefect tasks: the runner pretrain and finetune share.
+
+A run is `python -m MODULE JOB.json ...` in a child process: its output is streamed into the task's
+log, its `@progress` JSON lines move a progress artifact, and a failure ends the stage with one line
+that quotes the run's last output. Each job's directory then holds `result.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+from components.errors import StageError
+from components.files import sha256_file
+
+PROGRESS = "@progress "  # the training process's JSON progress lines (components.train.run)
+WEIGHTS = "model.safetensors"
+
+
+@task(task_run_name="train-{label}")
+def run_jobs(label: str, job_files: list[Path], module: str, artifact_key: str) -> list[dict]:
+    """Run `python -m module` on the jobs, in one process; return each job's result."""
+    logger = get_run_logger()
+    artifact = create_progress_artifact(0.0, key=artifact_key, description=f"Training {label}")
+    tail: deque[str] = deque(maxlen=20)
+    process = subprocess.Popen([sys.executable, "-m", module, *map(str, job_files)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in process.stdout:
+        line = line.rstrip()
+        tail.append(line)
+        if line.startswith(PROGRESS):
+            progress = json.loads(line[len(PROGRESS):])
+            update_progress_artifact(artifact, 100.0 * progress["step"] / progress["max_steps"])
+            logger.info("step %d/%d %s", progress["step"], progress["max_steps"],
+                        " ".join(f"{k}={v:.4g}" for k, v in progress.items()
+                                 if isinstance(v, float | int) and k not in ("step", "max_steps")))
+        elif line:
+            logger.info("%s", line)
+    if process.wait() != 0:
+        raise StageError(f"training {label} failed (exit {process.returncode}); "
+                         f"its last lines: {' | '.join(tail)}")
+    return [json.loads((job_file.parent / "result.json").read_text()) for job_file in job_files]
+
+
+def finished_run(run_dir: Path) -> dict | None:
+    """The result of a run that ended but was never registered (the stage was killed in between, or
+    the run was launched by hand on a cluster), if its weights are the ones it recorded."""
+    try:
+        result = json.loads((run_dir / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    weights = run_dir / WEIGHTS
+    return result if weights.is_file() and sha256_file(weights) == result["files"][WEIGHTS] else None

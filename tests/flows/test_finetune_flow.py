@@ -1,0 +1,85 @@
+"""The whole pipeline on the tiny sample, ending in fine-tuning: every task's checkpoint and scores."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.client.orchestration import get_client
+
+from components.config import load_config
+from components.files import sha256_file
+from components.home import Home
+from flows.finetune import finetune
+from flows.pipeline import STAGES, pipeline
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+
+
+def query(home, sql, params=()):
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory):
+    """The whole tiny pipeline run once, then finetune again, in a home of its own."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WEBTEXT_HOME", str(tmp_path_factory.mktemp("finetuned")))
+        results = pipeline(load_config(TINY))
+        rerun = finetune(load_config(TINY))
+        yield Home.from_env(), results, rerun
+
+
+def test_the_pipeline_runs_every_stage_and_a_rerun_is_up_to_date(finetuned):
+    _, results, rerun = finetuned
+    assert [r.stage for r in results] == list(STAGES) == \
+        ["source", "crawl", "extract", "tokenize", "pretrain", "finetune"]
+    assert "4 of 4 tasks fine-tuned" in results[-1].summary
+    assert rerun.up_to_date and "up to date" in rerun.summary
+
+
+def test_every_task_has_a_checkpoint_with_its_parent_and_its_metrics(finetuned):
+    home = finetuned[0]
+    [(parent,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'pretrain'")
+    rows = query(home, "SELECT checkpoint_id, parent_id, path, sha256, config FROM checkpoints "
+                       "WHERE kind = 'finetune'")
+    assert len(rows) == 4 and all(parent_id == parent for _, parent_id, *_ in rows)
+    for checkpoint_id, _, path, sha, config in rows:
+        assert sha256_file(home.runs / path / "model.safetensors") == sha
+        task = json.loads(config)["task"]["name"]
+        metrics = dict(query(home, "SELECT metric, value FROM evaluations WHERE checkpoint_id = ? "
+                                   "AND task = ?", [checkpoint_id, task]))
+        expected = {"sentiment": {"acc"}, "inference": {"acc", "mcc"}, "paraphrase": {"pearson", "spearman"},
+                    "story": {"acc"}}[task]
+        assert set(metrics) == expected, task
+        assert all(-1 <= v <= 1 for v in metrics.values())
+    counts = query(home, "SELECT n_examples, count(*) FROM evaluations GROUP BY ALL")
+    assert counts == [(32, 6)]  # max_validation_examples of each task; one row per task and metric
+
+
+def test_the_scores_artifact_lists_every_task(finetuned):
+    with get_client(sync_client=True) as client:
+        [artifact] = [a for a in client.read_latest_artifacts() if a.key == "finetune-scores"]
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert {row["task"] for row in rows} == {"sentiment", "inference", "paraphrase", "story"}
+
+
+def test_a_rerun_replaces_scores_and_from_scratch_is_its_own_checkpoint(finetuned):
+    home = finetuned[0]
+    [(sentiment_id,)] = query(home, "SELECT checkpoint_id FROM evaluations WHERE task = 'sentiment'")
+    with duckdb.connect(str(home.warehouse)) as con:  # as if the run finished but was never recorded
+        con.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", [sentiment_id])
+    again = finetune(load_config(TINY))
+    assert "1 of 4 tasks" in again.summary
+    assert query(home, "SELECT count(*) FROM evaluations WHERE checkpoint_id = ?", [sentiment_id]) == [(1,)]
+
+    one_task = ["finetune.tasks=[{name: sentiment, type: classification, fields: [sentence], "
+                "max_train_examples: 32, max_validation_examples: 32, files: {train: "
+                "'${WEBTEXT_HOME}/sample/tasks/sentiment/train.tsv', validation: "
+                "'${WEBTEXT_HOME}/sample/tasks/sentiment/validation.tsv'}}]", "finetune.from_scratch=true"]
+    scratch = finetune(load_config(TINY, one_task))
+    assert "from scratch" in scratch.summary
+    [(parent_id,)] = query(home, "SELECT parent_id FROM checkpoints WHERE kind = 'finetune' AND "
+                                 "json_extract_string(config, '$.from_scratch') = 'true'")
+    assert parent_id is None

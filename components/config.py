@@ -361,7 +361,10 @@ class PretrainConfig(Section):
         "cpu-small, cpu-medium) or an inline shape: GPTConfig fields such as n_layer, n_head, n_embd, "
         "block_size, dropout, pre_ln, local_window, embedding_dim, share_layers.",
     )
-    max_steps: int = Field(5000, ge=1, description="Optimizer steps to train for.")
+    max_steps: int = Field(5000, ge=1, description="Optimizer steps to train for (and the cosine's length).")
+    max_minutes: float | None = Field(
+        None, gt=0, description="Also stop after this much wall time (a budget instead of a step count).",
+    )
 
     @field_validator("model")
     @classmethod

@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -125,6 +126,7 @@ def train(job: dict) -> dict:
     checkpoints = out / "checkpoints"
     trainer = L.Trainer(
         **trainer_args, precision=resolve_precision(config.precision), max_steps=config.max_steps,
+        max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
         accumulate_grad_batches=accumulation, gradient_clip_val=config.grad_clip or None,
         val_check_interval=config.val_every_steps * accumulation, check_val_every_n_epoch=None,
         limit_val_batches=config.val_batches, num_sanity_val_steps=0,

@@ -114,6 +114,7 @@ def train(job: dict) -> dict:
     L.seed_everything(config.seed, workers=True, verbose=False)
     trainer_args = dict(accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
                         strategy=config.strategy)
+    # devices x nodes as the strategy resolves "auto": the accumulation that reaches batch_tokens needs it
     world = L.Trainer(**trainer_args, logger=False, enable_checkpointing=False).world_size
     accumulation = max(1, round(config.batch_tokens / (config.micro_batch_size * block * world)))
     module = GPTModule(model_shape, config.learning_rate, config.min_lr_ratio, config.warmup_steps,
@@ -136,7 +137,7 @@ def train(job: dict) -> dict:
                    Progress(config.log_every_steps, config.max_steps,
                             accumulation * config.micro_batch_size * block * world)],
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        deterministic=False, use_distributed_sampler=False,
+        use_distributed_sampler=False,  # each rank draws its own windows (components.train.data)
     )
     resume = latest_checkpoint(checkpoints)
     if resume is not None:

@@ -18,8 +18,8 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from components.errors import StageError
 from components.files import sha256_file
+from components.train import PROGRESS
 
-PROGRESS = "@progress "  # the training process's JSON progress lines (components.train.run)
 WEIGHTS = "model.safetensors"
 
 

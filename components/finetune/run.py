@@ -25,7 +25,8 @@ from components.finetune.metrics import DEFAULT_METRICS
 from components.finetune.module import FinetuneModule, loader
 from components.model.checkpoint import load_model
 from components.model.gpt import GPT, GPTConfig
-from components.train.run import PROGRESS, exit_with_parent, resolve_precision
+from components.train import PROGRESS
+from components.train.run import exit_with_parent, resolve_precision
 
 
 def _backbone(job: dict, seed: int) -> GPT:

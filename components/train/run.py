@@ -30,10 +30,10 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from components.config import PretrainConfig
 from components.files import atomic_path, sha256_file
+from components.train import PROGRESS
 from components.train.data import TokenData
 from components.train.module import GPTModule
 
-PROGRESS = "@progress "
 KEEP_CHECKPOINTS = 2
 
 

@@ -1,29 +1,24 @@
 """The `webtext` command as a user meets it: exit codes and one-line errors."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pytest
-from prefect.settings import PREFECT_API_URL
 
 from flows.cli import main
 from tests.dumps import submission, write_dump
+from tests.flows.stages import CLI, cli_env, kill_when
 
-WEBTEXT = [sys.executable, "-m", "flows.cli"]
 HOLD = ("import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
         "print('held', flush=True); time.sleep(60)")
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     # Point the child at the session's test API, as a user with `webtext server` running would be.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(WEBTEXT_HOME=str(home), PREFECT_API_URL=PREFECT_API_URL.value())
-    return subprocess.run([*WEBTEXT, *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([*CLI, *args], env=cli_env(home), capture_output=True, text=True, timeout=300)
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -126,17 +121,9 @@ def test_a_killed_source_run_resumes_and_ends_as_a_clean_run(tmp_path):
                "--set", "source.batch_lines=4000", "--set", "source.workers=1"]
 
     killed_home = tmp_path / "killed"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(WEBTEXT_HOME=str(killed_home), PREFECT_API_URL=PREFECT_API_URL.value())
-    child = subprocess.Popen([*WEBTEXT, *options], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
     staging = killed_home / "staging" / "source"
-    deadline = time.monotonic() + 120
-    while not list(staging.glob("*/batch-000002.parquet")) and time.monotonic() < deadline:
-        assert child.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.05)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_when([*CLI, *options], cli_env(killed_home),
+              lambda: bool(list(staging.glob("*/batch-000002.parquet"))), timeout=120)
     staged_before = {p.name for p in staging.glob("*/batch-*.parquet")}
     assert "batch-000002.parquet" in staged_before and "batch-000014.parquet" not in staged_before
 

@@ -1,17 +1,12 @@
 """The crawl stage on the tiny sample: every page ends as its ground truth says, archived in WARC."""
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL
 
 from components.config import load_config
 from components.crawl.decoding import BoundedDecoder
@@ -19,6 +14,7 @@ from components.crawl.warc import WarcRef, read_response
 from components.home import Home
 from flows.crawl import crawl
 from flows.source import source
+from tests.flows.stages import CLI, cli_env, kill_when
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 COMPARED = "url, status, http_status, attempts, final_url, content_type, charset"
@@ -97,17 +93,10 @@ def test_warc_fetcher_rebuilds_statuses_from_the_archive(crawled, home):
 
 
 def test_a_killed_crawl_resumes_and_ends_as_a_clean_run(tmp_path, crawled):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(WEBTEXT_HOME=str(tmp_path / "killed"), PREFECT_API_URL=PREFECT_API_URL.value())
-    command = [sys.executable, "-m", "flows.cli", "run", "--config", str(TINY)]
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = cli_env(tmp_path / "killed")
+    command = [*CLI, "run", "--config", str(TINY)]
     staging = tmp_path / "killed" / "staging" / "crawl"
-    deadline = time.monotonic() + 120
-    while not (staging / "outcomes-00000.parquet").exists() and time.monotonic() < deadline:
-        assert child.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_when(command, env, lambda: (staging / "outcomes-00000.parquet").exists())
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr

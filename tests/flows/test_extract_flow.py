@@ -2,25 +2,20 @@
 snapshot of the kept documents is published whole, once."""
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL
 
 from components.config import load_config
 from components.files import sha256_file
 from components.home import Home
 from flows.cli import main
 from flows.extract import extract
-from tests.flows.stages import run_until
+from tests.flows.stages import CLI, cli_env, kill_when, run_until
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 CURRENT = """
@@ -111,17 +106,10 @@ def verdicts_by_url(home) -> dict[str, tuple]:
 
 
 def test_a_killed_extract_resumes_and_ends_as_a_clean_run(tmp_path, extracted):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(WEBTEXT_HOME=str(tmp_path / "killed"), PREFECT_API_URL=PREFECT_API_URL.value())
-    command = [sys.executable, "-m", "flows.cli", "run", "--config", str(TINY)]
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = cli_env(tmp_path / "killed")
+    command = [*CLI, "run", "--config", str(TINY)]
     shards = tmp_path / "killed" / "extract"
-    deadline = time.monotonic() + 180
-    while not list(shards.glob("*.parquet")) and time.monotonic() < deadline:
-        assert child.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    kill_when(command, env, lambda: bool(list(shards.glob("*.parquet"))))
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr

@@ -1,24 +1,19 @@
 """The pretrain stage on the tiny sample: a training process, a registered checkpoint, reruns and samples."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL
 
 from components.config import load_config
 from components.files import sha256_file
 from components.home import Home
 from flows.cli import main
 from flows.pretrain import pretrain
-from tests.flows.stages import run_until
+from tests.flows.stages import CLI, cli_env, kill_when, run_until
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 
@@ -101,20 +96,15 @@ def training_processes(run_dir: Path) -> list[int]:
 
 def test_a_killed_stage_takes_its_training_along_and_a_rerun_resumes(pretrained, tmp_path):
     home = pretrained[0]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(WEBTEXT_HOME=str(home.root), PREFECT_API_URL=PREFECT_API_URL.value())
     overrides = ["--set", "pretrain.max_steps=40", "--set", "pretrain.checkpoint_every_steps=5"]
-    command = [sys.executable, "-m", "flows.cli", "stage", "pretrain", "--config", str(TINY), *overrides]
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     known = {p.name for p in home.runs.iterdir()}
-    deadline = time.monotonic() + 120
-    while not list(home.runs.glob("*/checkpoints/step-00000010.ckpt.sha256")) or \
-            not [p for p in home.runs.iterdir() if p.name not in known]:
-        assert child.poll() is None and time.monotonic() < deadline, "the stage ended before its kill"
-        time.sleep(0.02)
-    [run_dir] = [p for p in home.runs.iterdir() if p.name not in known]
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+
+    def new_runs() -> list[Path]:
+        return [p for p in home.runs.iterdir() if p.name not in known]
+
+    kill_when([*CLI, "stage", "pretrain", "--config", str(TINY), *overrides], cli_env(home.root),
+              lambda: any((run / "checkpoints" / "step-00000010.ckpt.sha256").exists() for run in new_runs()))
+    [run_dir] = new_runs()
     deadline = time.monotonic() + 10
     while training_processes(run_dir) and time.monotonic() < deadline:
         time.sleep(0.1)

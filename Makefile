@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/webtext run
+	$(BIN)/webtext models show webtext-sample@champion
 
 test: setup
 	$(BIN)/python -m pytest

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components.errors import ConfigError
 
@@ -465,6 +466,101 @@ class FinetuneConfig(Section):
     seed: int = Field(1337, description="Seeds the head, the example order and dropout.")
 
 
+class EvalTaskConfig(Section):
+    """One zero- or few-shot task, scored by the language model alone (GPT-2, section 3; GPT-3,
+    section 2): no head, no training."""
+
+    name: str = Field(description="The task's name, as written in `evaluations.task`.")
+    type: Literal["last_word", "multiple_choice"] = Field(
+        description="last_word: predict a passage's final word from the rest (LAMBADA; acc, ppl); "
+        "multiple_choice: the likeliest answer after the context (acc, acc_token, acc_norm).",
+    )
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Split name -> a local .csv, .tsv, .json or .jsonl file (`${VAR}` expanded).",
+    )
+    hub: str | None = Field(None, description="A Hugging Face dataset name, used when `files` is empty.")
+    hub_config: str | None = Field(None, description="The hub dataset's configuration.")
+    split: str = Field("test", description="The split scored.")
+    shots: int = Field(
+        0, ge=0, description="K solved examples from `shots_split` put before each one (GPT-3's K-shot).")
+    shots_split: str = Field("train", description="The split the K examples are drawn from.")
+    text: str = Field("text", description="last_word: the passage column.")
+    fields: list[str | list[str]] = Field(
+        default_factory=list,
+        description="multiple_choice: [context, answer_1, answer_2, ...]; a list of columns is joined "
+        "with spaces; empty answers are left out.",
+    )
+    label: str = Field("label", description="multiple_choice: the column naming the right answer.")
+    labels: list[str | int] | None = Field(
+        None, description="multiple_choice: the label value naming each answer, in answer order "
+        "(default 0, 1, 2, ...).",
+    )
+    max_examples: int | None = Field(None, ge=1, description="Score only the first N examples.")
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> EvalTaskConfig:
+        if self.type == "multiple_choice" and len(self.fields) < 3:
+            raise ValueError(f"task {self.name!r}: multiple_choice needs fields [context, answer_1, "
+                             f"answer_2, ...]")
+        return self
+
+
+class EvaluateConfig(Section):
+    """Scoring the pretrained checkpoint: bits per byte, zero/few-shot tasks, contamination."""
+
+    texts: list[str] = Field(
+        default_factory=list,
+        description="Fixed text files (or globs) scored in bits per byte for every version, so versions "
+        "compare; their total is task `texts`, each file task `texts/<file name>`.",
+    )
+    tasks: list[EvalTaskConfig] = Field(default_factory=list, description="Zero- and few-shot tasks.")
+    val_tokens: int | None = Field(
+        None, ge=1, description="Score at most this many tokens of the snapshot's validation split "
+        "(task `validation`); default all.",
+    )
+    contamination_ngram: int = Field(
+        13, ge=1, description="Words in the n-grams matched against the training snapshot (GPT-3: 13; "
+        "GPT-2: 8).",
+    )
+    batch_size: int = Field(16, ge=1, description="Sequences per forward pass.")
+    device: str = Field("auto", description="torch device: auto (cuda when present, else cpu), cpu, cuda:0.")
+    seed: int = Field(1234, description="Seeds the choice of few-shot examples and the sample generations.")
+    prompts: list[str] = Field(
+        default_factory=lambda: ["The", "In a statement on"],
+        description="Prompts continued in the evaluation report (sample generations).",
+    )
+    sample_tokens: int = Field(40, ge=0, description="Tokens sampled per prompt in the report.")
+
+
+class GateConfig(Section):
+    """One condition a version must meet to take an alias."""
+
+    task: str = Field(description="The evaluation task, as in `evaluations.task` (e.g. `texts`).")
+    metric: str = Field(description="The metric (e.g. `bpb`); bpb, ppl and contamination are better lower.")
+    beat_current: bool = Field(
+        False, description="Must be better than the version holding the alias now (passes when none does).")
+    min: float | None = Field(None, description="Must be at least this.")
+    max: float | None = Field(None, description="Must be at most this.")
+
+
+class RegisterConfig(Section):
+    """The model registry (MLflow-style): numbered versions of a named model, and aliases."""
+
+    name: str = Field(
+        "webtext-gpt", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="The registered model's name: letters, digits, `.`, `_`, `-`.",
+    )
+    alias: str = Field(
+        "champion", pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description="The alias a newly registered version is promoted to when it passes the gates.",
+    )
+    gates: dict[str, list[GateConfig]] = Field(
+        default_factory=lambda: {"champion": [GateConfig(task="texts", metric="bpb", beat_current=True)]},
+        description="Alias -> the gates a version must pass to take it; an alias not named has none.",
+    )
+
+
 class SampleConfig(Section):
     """The embedded sample: a small local web and a matching dump, built offline by the project."""
 
@@ -481,6 +577,11 @@ class SampleConfig(Section):
     )
 
 
+# pydantic warns that a field named `register` hides ABCMeta.register, a class method of every model;
+# nothing here calls that, and the stage's name is the config key users write.
+warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+
 class WebtextConfig(Section):
     """The whole pipeline's configuration, one section per stage."""
 
@@ -490,6 +591,8 @@ class WebtextConfig(Section):
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig, description="The `tokenize` stage.")
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig, description="The `pretrain` stage.")
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="The `finetune` stage.")
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="The `evaluate` stage.")
+    register: RegisterConfig = Field(default_factory=RegisterConfig, description="The `register` stage.")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="The embedded sample.")
 
 

@@ -61,5 +61,15 @@ class Home:
         return self.root / "runs"
 
     @property
+    def evaluate(self) -> Path:
+        """What evaluation derives once per input and reuses: the n-gram index of each snapshot."""
+        return self.root / "evaluate"
+
+    @property
+    def registry(self) -> Path:
+        """Registered model versions, `<name>/<version>/`, never changed once written."""
+        return self.root / "registry"
+
+    @property
     def prefect(self) -> Path:
         return self.root / "prefect"

@@ -27,7 +27,7 @@ def _prepare_environment() -> Home:
     return home
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+def add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                         help=f"YAML preset (default: {DEFAULT_CONFIG.relative_to(PROJECT_ROOT)})")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -38,15 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webtext", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole pipeline as one Prefect flow run")
-    _add_config_options(run)
+    add_config_options(run)
     stage = commands.add_parser("stage", help="run one stage alone")
     stage.add_argument("name", help="the stage to run: source, crawl, extract, ... (pipeline order)")
-    _add_config_options(stage)
+    add_config_options(stage)
     server = commands.add_parser("server", help="start the Prefect server and UI on 127.0.0.1")
     server.add_argument("--port", type=int, default=4200)
-    from flows import corpus, generate
+    from flows import corpus, generate, models
 
     corpus.add_commands(commands)
+    models.add_commands(commands)
     generate.add_command(commands)
     return parser
 
@@ -92,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             from flows import corpus
 
             return corpus.run(args, home)
+        if args.command == "models":
+            from flows import models
+
+            return models.run(args, home)
         if args.command == "generate":
             from flows import generate
 

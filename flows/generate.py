@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from components.errors import InputError
 from components.home import Home
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
     generate = commands.add_parser("generate", help="sample text from a checkpoint")
-    generate.add_argument("ref", help="a checkpoint id, or a unique prefix of one")
+    generate.add_argument("ref", help="NAME, NAME:VERSION, NAME@ALIAS, or a checkpoint id (or its prefix)")
     generate.add_argument("--prompt", default="", help="text to continue (default: a new document)")
     generate.add_argument("--max-tokens", type=int, default=64, help="tokens to sample (default 64)")
     generate.add_argument("--temperature", type=float, default=0.8, help="0 is greedy (default 0.8)")
@@ -24,18 +23,12 @@ def run(args: argparse.Namespace, home: Home) -> int:
     import warehouse
     from components.model.checkpoint import load_model
     from components.tokenize.bpe import END_OF_TEXT, encode_document, tiktoken_encoding
-    from warehouse import pretrain as checkpoints
-    from warehouse import tokenize as tokenizers
+    from flows.models import resolve_weights
 
     with warehouse.connect(home.warehouse) as con:
-        found = checkpoints.find_checkpoints(con, args.ref)
-        if len(found) != 1:
-            raise InputError(f"checkpoint {args.ref!r} " + ("is unknown" if not found else "is ambiguous: " +
-                             ", ".join(r["checkpoint_id"] for r in found)))
-        row = found[0]
-        tokenizer = tokenizers.tokenizer_row(con, row["tokenizer_id"])
-    model = load_model(home.runs / row["path"], row["sha256"])
-    encoding = tiktoken_encoding(home.tokenizers / tokenizer["path"] / "tokenizer.json")
+        directory, sha256, tokenizer = resolve_weights(con, home, args.ref)
+    model = load_model(directory, sha256)
+    encoding = tiktoken_encoding(tokenizer)
     prompt = encode_document(encoding, args.prompt).tolist() or [encoding.encode_single_token(END_OF_TEXT)]
     generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
     out = model.generate(torch.tensor([prompt]), args.max_tokens, temperature=args.temperature,

@@ -8,14 +8,16 @@ from prefect import flow
 
 from components.config import WebtextConfig
 from flows.crawl import crawl
+from flows.evaluate import evaluate
 from flows.extract import extract
 from flows.finetune import finetune
 from flows.pretrain import pretrain
+from flows.register import register
 from flows.results import StageResult, run_name
 from flows.source import source
 from flows.tokenize import tokenize
 
-# Pipeline order of INTERFACE.md; stages appear here as they are built.
+# Pipeline order of INTERFACE.md.
 STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
     "source": source,
     "crawl": crawl,
@@ -23,6 +25,8 @@ STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
     "tokenize": tokenize,
     "pretrain": pretrain,
     "finetune": finetune,
+    "evaluate": evaluate,
+    "register": register,
 }
 
 

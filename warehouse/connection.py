@@ -61,3 +61,15 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def rows(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    """A query's result as one dict per row, keyed by column name."""
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def one(cursor: duckdb.DuckDBPyConnection) -> dict | None:
+    """The first row of a query's result as a dict, or None when it has none."""
+    found = rows(cursor)
+    return found[0] if found else None

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from warehouse.connection import transaction
+from warehouse.connection import one, rows, transaction
 
 _CURRENT = """
     SELECT e.doc_id, e.shard FROM extractions e
@@ -180,9 +180,7 @@ def export_kept(con: duckdb.DuckDBPyConnection, out: Path) -> None:
 
 
 def snapshot_row(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> dict | None:
-    cursor = con.execute("SELECT * FROM snapshots WHERE snapshot_id = ?", [snapshot_id])
-    row = cursor.fetchone()
-    return dict(zip([c[0] for c in cursor.description], row, strict=True)) if row else None
+    return one(con.execute("SELECT * FROM snapshots WHERE snapshot_id = ?", [snapshot_id]))
 
 
 def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: str, data: Path, n_bytes: int,
@@ -208,16 +206,13 @@ def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: str, data: Path
 
 def find_snapshots(con: duckdb.DuckDBPyConnection, prefix: str) -> list[dict]:
     """Snapshots whose id starts with `prefix` (a whole id matches itself only)."""
-    cursor = con.execute("SELECT * FROM snapshots WHERE starts_with(snapshot_id, ?) ORDER BY snapshot_id",
-                         [prefix])
-    return [dict(zip([c[0] for c in cursor.description], row, strict=True)) for row in cursor.fetchall()]
+    return rows(con.execute("SELECT * FROM snapshots WHERE starts_with(snapshot_id, ?) ORDER BY snapshot_id",
+                            [prefix]))
 
 
 def list_snapshots(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    cursor = con.execute(
-        "SELECT snapshot_id, created_at, n_documents, n_bytes, path FROM snapshots ORDER BY created_at"
-    )
-    return [dict(zip([c[0] for c in cursor.description], row, strict=True)) for row in cursor.fetchall()]
+    return rows(con.execute(
+        "SELECT snapshot_id, created_at, n_documents, n_bytes, path FROM snapshots ORDER BY created_at"))
 
 
 def funnel(con: duckdb.DuckDBPyConnection, extractor: str) -> list[dict]:

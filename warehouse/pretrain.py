@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.connection import transaction
-
-
-def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+from warehouse.connection import one, rows, transaction
 
 
 def checkpoint_row(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> dict | None:
-    rows = _rows(con.execute("SELECT * FROM checkpoints WHERE checkpoint_id = ?", [checkpoint_id]))
-    return rows[0] if rows else None
+    return one(con.execute("SELECT * FROM checkpoints WHERE checkpoint_id = ?", [checkpoint_id]))
 
 
 def find_checkpoints(con: duckdb.DuckDBPyConnection, prefix: str) -> list[dict]:
     """Checkpoints whose id starts with `prefix`."""
-    return _rows(con.execute(
+    return rows(con.execute(
         "SELECT * FROM checkpoints WHERE starts_with(checkpoint_id, ?) ORDER BY checkpoint_id", [prefix]))
 
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.connection import transaction
-
-
-def _one(cursor: duckdb.DuckDBPyConnection) -> dict | None:
-    row = cursor.fetchone()
-    return dict(zip([c[0] for c in cursor.description], row, strict=True)) if row else None
+from warehouse.connection import one, rows, transaction
 
 
 def tokenizer_row(con: duckdb.DuckDBPyConnection, tokenizer_id: str) -> dict | None:
-    return _one(con.execute("SELECT * FROM tokenizers WHERE tokenizer_id = ?", [tokenizer_id]))
+    return one(con.execute("SELECT * FROM tokenizers WHERE tokenizer_id = ?", [tokenizer_id]))
 
 
 def record_tokenizer(con: duckdb.DuckDBPyConnection, *, tokenizer_id: str, snapshot_id: str, vocab_size: int,
@@ -31,7 +26,7 @@ def record_tokenizer(con: duckdb.DuckDBPyConnection, *, tokenizer_id: str, snaps
 
 
 def token_set_row(con: duckdb.DuckDBPyConnection, token_set_id: str) -> dict | None:
-    return _one(con.execute("SELECT * FROM token_sets WHERE token_set_id = ?", [token_set_id]))
+    return one(con.execute("SELECT * FROM token_sets WHERE token_set_id = ?", [token_set_id]))
 
 
 def record_token_set(con: duckdb.DuckDBPyConnection, *, token_set_id: str, tokenizer_id: str,
@@ -60,9 +55,6 @@ def record_token_set(con: duckdb.DuckDBPyConnection, *, token_set_id: str, token
 
 
 def token_splits(con: duckdb.DuckDBPyConnection, token_set_id: str) -> list[dict]:
-    cursor = con.execute(
+    return rows(con.execute(
         "SELECT split, n_documents, n_tokens, n_bytes, n_shards FROM token_splits WHERE token_set_id = ? "
-        "ORDER BY split",
-        [token_set_id],
-    )
-    return [dict(zip([c[0] for c in cursor.description], row, strict=True)) for row in cursor.fetchall()]
+        "ORDER BY split", [token_set_id]))

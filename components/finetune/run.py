@@ -18,13 +18,14 @@ from lightning.pytorch.loggers import CSVLogger
 
 from components.config import FinetuneConfig, TaskConfig
 from components.files import atomic_path, sha256_file
-from components.finetune.data import examples, label_ids, load_split
+from components.finetune.data import examples, label_ids
 from components.finetune.formats import Markers
 from components.finetune.heads import TaskModel
 from components.finetune.metrics import DEFAULT_METRICS
 from components.finetune.module import FinetuneModule, loader
 from components.model.checkpoint import load_model
 from components.model.gpt import GPT, GPTConfig
+from components.task_files import load_split
 from components.train import PROGRESS
 from components.train.run import exit_with_parent, resolve_precision
 

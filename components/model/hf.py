@@ -51,11 +51,42 @@ def from_hf(hf_model) -> GPT:
     return model
 
 
-def to_gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
-    """Our GPT-2-style weights in GPT2LMHeadModel's names and layouts (pre-LN, no options)."""
-    c = model.config
-    if not c.pre_ln or c.embedding_dim or c.share_layers or c.local_window or not c.bias:
-        raise ValueError("only a plain GPT-2 shape (pre-LN, biases, no ALBERT or banded options) "
-                         "converts to GPT2LMHeadModel")
-    return {name: (t.t() if name.endswith(_CONV1D) else t).contiguous()
-            for name, t in model.state_dict().items()}
+def _refuse_options(config: GPTConfig) -> None:
+    """transformers' GPT-2 and GPT-1 have no banded attention, shared layers, factorised embeddings
+    or bias-free layers: weights with those would load without error and compute something else."""
+    unsupported = {"local_window": config.local_window, "share_layers": config.share_layers,
+                   "embedding_dim": config.embedding_dim, "bias": not config.bias}
+    named = [name for name, value in unsupported.items() if value]
+    if named:
+        raise ValueError(f"this model uses {', '.join(named)}, which transformers' GPT2LMHeadModel and "
+                         f"OpenAIGPTLMHeadModel cannot express; it cannot be exported to their format")
+
+
+def hf_config(config: GPTConfig, eot_id: int) -> dict:
+    """The `config.json` of the transformers model our weights become: GPT2LMHeadModel for pre-LN,
+    OpenAIGPTLMHeadModel for GPT-1's post-LN."""
+    _refuse_options(config)
+    act = "gelu_new" if config.gelu == "tanh" else "gelu"  # transformers' names for the two GELUs
+    shape = {"vocab_size": config.vocab_size, "n_positions": config.block_size, "n_embd": config.n_embd,
+             "n_layer": config.n_layer, "n_head": config.n_head, "resid_pdrop": config.dropout,
+             "embd_pdrop": config.dropout, "attn_pdrop": config.dropout,
+             "layer_norm_epsilon": config.layer_norm_eps, "tie_word_embeddings": True,
+             "bos_token_id": eot_id, "eos_token_id": eot_id}
+    if config.pre_ln:
+        return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_inner": None,
+                "activation_function": act, **shape}
+    return {"architectures": ["OpenAIGPTLMHeadModel"], "model_type": "openai-gpt", "afn": act, **shape}
+
+
+def _theirs(name: str) -> str:
+    return name.replace("transformer.wte", "transformer.tokens_embed").replace(
+        "transformer.wpe", "transformer.positions_embed")
+
+
+def to_hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
+    """Our weights in the names and layouts of the model `hf_config` describes; the output layer is
+    left out, as transformers ties it to the token embedding on loading."""
+    _refuse_options(model.config)
+    rename = (lambda name: name) if model.config.pre_ln else _theirs
+    return {rename(name): (t.t() if name.endswith(_CONV1D) else t).detach().contiguous()
+            for name, t in model.state_dict().items() if name != "lm_head.weight"}

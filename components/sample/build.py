@@ -14,14 +14,17 @@ from pathlib import Path
 from components.config import SampleConfig
 from components.files import write_if_changed
 from components.sample.dump import DumpLine, dump_lines, encode_dump
-from components.sample.pages import SAMPLE_HOSTS, build_site
+from components.sample.pages import EXTRA_ARTICLES, SAMPLE_HOSTS, build_site
+from components.sample.prose import stdlib_articles
 from components.sample.site import EXPECTED, Site
 from components.sample.tasks import write_tasks
 
 SAMPLE_VERSION = 3  # bump when the pages, the dump or the expectations change
 DUMP_NAME = "RS_sample.ndjson.zst"
 GROUND_TRUTH_NAME = "ground_truth.json"
-TASKS_DIR = "tasks"  # the labelled tasks fine-tuning uses (`components.sample.tasks`)
+TASKS_DIR = "tasks"  # the labelled tasks fine-tuning and evaluation use (`components.sample.tasks`)
+TEXTS_DIR = "texts"  # held-out prose that evaluation scores in bits per byte
+HELD_OUT_ARTICLES = 3
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,18 @@ def ground_truth(site: Site) -> dict:
     }
 
 
+def held_out_text(config: SampleConfig) -> str:
+    """Articles of the same prose that the sample web does not serve: text the model never trained on."""
+    served = config.articles + EXTRA_ARTICLES
+    articles = stdlib_articles(served + HELD_OUT_ARTICLES)[served:]
+    if not articles:
+        raise ValueError("this Python install has no prose left over for the sample's held-out text")
+    return "\n\n".join(f"{a.title}\n\n" + "\n\n".join(a.paragraphs) for a in articles) + "\n"
+
+
 def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
-    """Write `RS_sample.ndjson.zst`, `ground_truth.json` and the labelled tasks into `out_dir`."""
+    """Write `RS_sample.ndjson.zst`, `ground_truth.json`, the labelled tasks and the held-out text
+    into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     site = build_site(config)
@@ -93,5 +106,6 @@ def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
     wrote_dump = write_if_changed(dump, encode_dump(lines))
     wrote_truth = write_if_changed(truth_path, truth.encode())
     wrote_tasks = write_tasks(out_dir / TASKS_DIR)
-    written = wrote_dump or wrote_truth or wrote_tasks
+    wrote_texts = write_if_changed(out_dir / TEXTS_DIR / "heldout.txt", held_out_text(config).encode())
+    written = wrote_dump or wrote_truth or wrote_tasks or wrote_texts
     return SampleBuild(dump, truth_path, len(site.pages), len(lines), written)

@@ -1,4 +1,5 @@
-"""The whole pipeline on the tiny sample, ending in fine-tuning: every task's checkpoint and scores."""
+"""The whole pipeline on the tiny sample: every fine-tuned task's checkpoint and scores, and the registered
+version that lists them."""
 
 import json
 from pathlib import Path
@@ -34,8 +35,9 @@ def finetuned(tmp_path_factory):
 def test_the_pipeline_runs_every_stage_and_a_rerun_is_up_to_date(finetuned):
     _, results, rerun = finetuned
     assert [r.stage for r in results] == list(STAGES) == \
-        ["source", "crawl", "extract", "tokenize", "pretrain", "finetune"]
-    assert "4 of 4 tasks fine-tuned" in results[-1].summary
+        ["source", "crawl", "extract", "tokenize", "pretrain", "finetune", "evaluate", "register"]
+    assert "4 of 4 tasks fine-tuned" in results[5].summary
+    assert results[-1].summary.endswith("promoted to champion")
     assert rerun.up_to_date and "up to date" in rerun.summary
 
 
@@ -54,8 +56,14 @@ def test_every_task_has_a_checkpoint_with_its_parent_and_its_metrics(finetuned):
                     "story": {"acc"}}[task]
         assert set(metrics) == expected, task
         assert all(-1 <= v <= 1 for v in metrics.values())
-    counts = query(home, "SELECT n_examples, count(*) FROM evaluations GROUP BY ALL")
+    counts = query(home, "SELECT n_examples, count(*) FROM evaluations JOIN checkpoints "
+                         "USING (checkpoint_id) WHERE kind = 'finetune' GROUP BY ALL")
     assert counts == [(32, 6)]  # max_validation_examples of each task; one row per task and metric
+    lineage = json.loads((home.registry / "webtext-tiny" / "1" / "lineage.json").read_text())
+    assert set(lineage["finetuned"]) == {"sentiment", "inference", "paraphrase", "story"}
+    contamination = query(home, "SELECT task FROM evaluations WHERE checkpoint_id = ? "
+                                "AND metric = 'contamination'", [parent])
+    assert {"sentiment", "inference", "paraphrase", "story"} <= {task for (task,) in contamination}
 
 
 def test_the_scores_artifact_lists_every_task(finetuned):
@@ -67,7 +75,8 @@ def test_the_scores_artifact_lists_every_task(finetuned):
 
 def test_a_rerun_replaces_scores_and_from_scratch_is_its_own_checkpoint(finetuned):
     home = finetuned[0]
-    [(sentiment_id,)] = query(home, "SELECT checkpoint_id FROM evaluations WHERE task = 'sentiment'")
+    [(sentiment_id,)] = query(home, "SELECT checkpoint_id FROM evaluations WHERE task = 'sentiment' "
+                                    "AND metric = 'acc'")
     with duckdb.connect(str(home.warehouse)) as con:  # as if the run finished but was never recorded
         con.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", [sentiment_id])
     again = finetune(load_config(TINY))

@@ -8,11 +8,12 @@ import torch
 
 from components.config import TaskConfig
 from components.errors import InputError
-from components.finetune.data import examples, label_ids, load_split
+from components.finetune.data import examples, label_ids
 from components.finetune.formats import Markers, frame, transform
 from components.finetune.heads import PAD, TaskModel, collate
 from components.finetune.metrics import score
 from components.model.gpt import GPT, GPTConfig
+from components.task_files import load_split
 
 M = Markers(start=1, delimiter=2, extract=3)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from components.model.gpt import GPT, GPTConfig
-from components.model.hf import from_hf, to_gpt2_state_dict
+from components.model.hf import from_hf, to_hf_state_dict
 from components.model.presets import PRESETS, model_config
 
 transformers = pytest.importorskip("transformers")  # a dev dependency; missing only outside `make test`
@@ -43,8 +43,8 @@ def test_our_gpt2_weights_load_into_transformers():
     ours = GPT(GPTConfig(vocab_size=97, block_size=32, n_layer=2, n_head=4, n_embd=48, dropout=0.0)).eval()
     hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
         vocab_size=97, n_positions=32, n_embd=48, n_layer=2, n_head=4)).eval()
-    missing, unexpected = hf.load_state_dict(to_gpt2_state_dict(ours), strict=False)
-    assert not unexpected and all(name.endswith(".attn.bias") for name in missing)
+    missing, unexpected = hf.load_state_dict(to_hf_state_dict(ours), strict=False)
+    assert not unexpected and all(name.endswith(".attn.bias") or name == "lm_head.weight" for name in missing)
     idx = tokens()
     torch.testing.assert_close(hf(idx).logits, ours(idx)[0], atol=1e-5, rtol=0)
 

@@ -11,7 +11,7 @@ TINY = SampleConfig(articles=8, slow_pages=False)
 def test_two_builds_are_byte_identical(tmp_path):
     first, second = build_sample(tmp_path / "a", TINY), build_sample(tmp_path / "b", TINY)
     assert first.dump.read_bytes() == second.dump.read_bytes()
-    for task in (tmp_path / "a" / "tasks").rglob("*.tsv"):
+    for task in [*(tmp_path / "a" / "tasks").rglob("*.*"), *(tmp_path / "a" / "texts").rglob("*.*")]:
         assert task.read_bytes() == (tmp_path / "b" / task.relative_to(tmp_path / "a")).read_bytes()
     assert first.ground_truth.read_bytes() == second.ground_truth.read_bytes()
     assert first.dump.name == "RS_sample.ndjson.zst"
@@ -25,9 +25,11 @@ def test_rebuild_leaves_identical_files_alone(tmp_path):
     assert first.written and not again.written
     assert [p.stat().st_mtime_ns for p in (again.dump, again.ground_truth)] == stamps
     names = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    tasks = [f"tasks/{task}/{split}.tsv" for task in ("inference", "paraphrase", "sentiment", "story")
-             for split in ("train", "validation")]
-    assert names == ["RS_sample.ndjson.zst", "ground_truth.json", *tasks]  # no temporary files left behind
+    labelled = [f"tasks/{task}/{split}.tsv" for task in ("inference", "paraphrase", "sentiment", "story")
+                for split in ("train", "validation")]
+    tasks = sorted([*labelled, "tasks/lastword/test.jsonl", "tasks/lastword/train.jsonl"])
+    # no temporary files left behind
+    assert names == ["RS_sample.ndjson.zst", "ground_truth.json", *tasks, "texts/heldout.txt"]
 
 
 def test_another_config_rewrites_the_files(tmp_path):

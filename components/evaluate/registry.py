@@ -1,0 +1,135 @@
+"""A registered version's directory, and its export to the format transformers loads.
+
+A version directory holds what anyone needs to use the checkpoint without the warehouse: the weights
+and our `config.json`, the tokenizer, a model card and `lineage.json`: where it came from (snapshot,
+tokenizer, config, code), its scores, and the sha256 of every other file. The warehouse keeps the
+sha256 of `lineage.json`, so a changed file is caught whether it is the file or its recorded hash
+that was changed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from components.errors import InputError
+from components.files import publish_directory, sha256_file
+from components.model.checkpoint import CONFIG, WEIGHTS
+
+LINEAGE, CARD = "lineage.json", "README.md"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def code_version() -> str:
+    """The installed package version, and the commit of the source tree when it is a git checkout
+    (`.dirty` when tracked files differ from it: the commit alone would not say what ran)."""
+    try:
+        version = metadata.version("webtext")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    git = ["git", "-C", str(Path(__file__).resolve().parents[2])]
+    try:
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                check=True).stdout.strip()
+        changed = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                 text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version}+g{commit[:12]}{'.dirty' if changed else ''}"
+
+
+def model_card(lineage: dict) -> str:
+    """README.md with the Hugging Face metadata header (datasets, metrics, base model, model-index)."""
+    name, version = lineage["name"], lineage["version"]
+    metrics = lineage["metrics"]
+    results = [{"task": {"type": "text-generation"}, "dataset": {"name": task, "type": task},
+                "metrics": [{"type": m, "value": round(v, 6)} for m, v in sorted(values.items())]}
+               for task, values in sorted(metrics.items())]
+    header = {"library_name": "transformers", "pipeline_tag": "text-generation", "tags": ["webtext", "gpt"],
+              "datasets": [f"webtext-snapshot-{lineage['snapshot_id']}"],
+              "metrics": sorted({metric for scores in metrics.values() for metric in scores}),
+              "base_model": lineage.get("base_model"),
+              "model-index": [{"name": f"{name}:{version}", "results": results}]}
+    header = {key: value for key, value in header.items() if value is not None}
+    rows = "\n".join(f"| {task} | {metric} | {value:.4f} |" for task, scores in sorted(metrics.items())
+                     for metric, value in sorted(scores.items()))
+    shape = lineage["model"]
+    return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n# {name}, version {version}\n\n"
+            f"A GPT ({shape['n_layer']} layers, {shape['n_embd']} wide, {shape['n_head']} heads, context "
+            f"{shape['block_size']}, {'pre' if shape['pre_ln'] else 'post'}-LN) pretrained from scratch by "
+            f"webtext on corpus snapshot `{lineage['snapshot_id']}` for {lineage['step']} steps "
+            f"(checkpoint `{lineage['checkpoint_id']}`, tokenizer `{lineage['tokenizer_id']}`, code "
+            f"{lineage['code_version']}).\n\n## Evaluation\n\n| task | metric | value |\n|---|---|---|\n"
+            f"{rows}\n\nbpb: bits per byte; contamination: the share of a task's examples that share a "
+            f"{lineage['contamination_ngram']}-gram of words with the training snapshot.\n")
+
+
+def write_version(directory: Path, *, weights_dir: Path, tokenizer_json: Path, lineage: dict) -> str:
+    """Publish a version directory whole (weights, config, tokenizer, card, lineage); returns the
+    sha256 of its `lineage.json`. `directory` must not exist."""
+    from components.tokenize.bpe import write_transformers_files
+
+    def fill(scratch: Path) -> str:
+        shutil.copyfile(weights_dir / WEIGHTS, scratch / WEIGHTS)
+        shutil.copyfile(weights_dir / CONFIG, scratch / CONFIG)
+        shutil.copyfile(tokenizer_json, scratch / "tokenizer.json")
+        write_transformers_files(scratch)
+        (scratch / CARD).write_text(model_card(lineage))
+        files = {path.name: sha256_file(path) for path in sorted(scratch.iterdir())}
+        (scratch / LINEAGE).write_text(json.dumps({**lineage, "files": files}, indent=1) + "\n")
+        return sha256_file(scratch / LINEAGE)
+
+    return publish_directory(directory, fill)
+
+
+def verify_version(directory: Path, lineage_sha256: str) -> dict:
+    """The lineage of a version directory once every file matches its recorded hash; otherwise an
+    InputError naming the first file that does not."""
+    manifest = directory / LINEAGE
+    if not manifest.is_file():
+        raise InputError(f"registry entry {directory}: {LINEAGE} is missing")
+    if sha256_file(manifest) != lineage_sha256:
+        raise InputError(f"registry entry {directory}: {LINEAGE} does not match the sha256 the warehouse "
+                         f"recorded; the entry was changed after it was registered")
+    lineage = json.loads(manifest.read_text())
+    for name, expected in lineage["files"].items():
+        path = directory / name
+        if not path.is_file() or sha256_file(path) != expected:
+            raise InputError(f"registry entry {directory}: {name} is missing or does not match the sha256 "
+                             f"in {LINEAGE}; the entry was changed after it was registered")
+    return lineage
+
+
+def export_transformers(directory: Path, out: Path, lineage: dict) -> None:
+    """Write `out` so that transformers' AutoModelForCausalLM and AutoTokenizer load it: the weights in
+    GPT2LMHeadModel's (pre-LN) or OpenAIGPTLMHeadModel's (post-LN) names, their config, the tokenizer
+    and the model card. `out` must be absent or empty; a shape transformers cannot express is refused
+    before anything is written."""
+    from safetensors.torch import save_file
+
+    from components.model.checkpoint import load_model
+    from components.model.hf import hf_config, to_hf_state_dict
+
+    model = load_model(directory, lineage["files"][WEIGHTS])
+    try:
+        config = hf_config(model.config, lineage["eot_id"])
+        tensors = to_hf_state_dict(model)
+    except ValueError as exc:
+        raise InputError(f"{lineage['name']}:{lineage['version']}: {exc}") from exc
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"--out {out}: exists and is not an empty directory")
+    if out.exists():
+        out.rmdir()
+
+    def fill(scratch: Path) -> None:
+        save_file(tensors, str(scratch / WEIGHTS), metadata={"format": "pt"})
+        (scratch / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
+        for name in (*TOKENIZER_FILES, CARD):
+            shutil.copyfile(directory / name, scratch / name)
+
+    publish_directory(out, fill)

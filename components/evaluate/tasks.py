@@ -1,0 +1,146 @@
+"""Zero- and few-shot tasks scored by the language model alone.
+
+- last_word (LAMBADA, as GPT-2 and lm-evaluation-harness's `lambada_openai`): the context is the
+  passage without its last word, the target `" " + last word`. `acc`: greedy decoding yields the whole
+  target; `ppl`: exp of the mean negative log-likelihood of the target, per example.
+- multiple_choice: each answer `" " + answer` after the context, scored by its log-likelihood summed
+  (`acc`, GPT-2), divided by its tokens (`acc_token`, GPT-3) and by its characters (`acc_norm`,
+  lm-evaluation-harness).
+
+K-shot (GPT-3, section 2): K solved examples drawn from another split, each as its context followed
+by its answer, joined by blank lines before the example's own context. Shots that do not fit the
+window are dropped from the front, the example itself always kept.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from components.config import EvalTaskConfig
+from components.errors import InputError
+from components.evaluate.scoring import Score, continuation, score
+
+SHOT_SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class Example:
+    """A context, its candidate continuations (one for last_word) and the index of the right one."""
+
+    context: str
+    choices: tuple[str, ...]
+    answer: int
+
+    @property
+    def solved(self) -> str:
+        """The example as a shot: its context and the right answer."""
+        return self.context + self.choices[self.answer]
+
+    @property
+    def text(self) -> str:
+        """Everything the example says, for the contamination check."""
+        return " ".join((self.context, *self.choices))
+
+
+def last_word_example(passage: str) -> Example:
+    """Split a passage at its last space: the context, and `" " + last word` to predict."""
+    context, sep, word = passage.rstrip().rpartition(" ")
+    if not sep or not context.strip() or not word:
+        raise ValueError(f"passage {passage[:60]!r} has no last word after a context")
+    return Example(context, (" " + word,), 0)
+
+
+def examples(task: EvalTaskConfig, rows: list[dict]) -> list[Example]:
+    """The task's rows as Examples; a missing column or an unknown label names the row."""
+    out = []
+    labels = [str(v) for v in task.labels] if task.labels is not None else None
+    for n, row in enumerate(rows):
+        try:
+            if task.type == "last_word":
+                out.append(last_word_example(str(row[task.text])))
+                continue
+            context, *answers = (" ".join(str(row[c]) for c in f) if isinstance(f, list) else str(row[f])
+                                 for f in task.fields)
+            value = str(row[task.label])
+        except KeyError as exc:
+            raise InputError(f"task {task.name!r}: row {n} has no column {exc}; columns: "
+                             f"{', '.join(row)}") from None
+        except ValueError as exc:
+            raise InputError(f"task {task.name!r}: row {n}: {exc}") from None
+        names = labels or [str(i) for i in range(len(answers))]
+        if value not in names:
+            raise InputError(f"task {task.name!r}: row {n} has label {value!r}, not one of {names}")
+        answer = names.index(value)
+        if not answers[answer].strip():
+            raise InputError(f"task {task.name!r}: row {n}: its right answer (column {answer + 1}) is empty")
+        kept = [i for i, a in enumerate(answers) if a.strip()]  # fewer answers than columns
+        out.append(Example(context, tuple(" " + answers[i].strip() for i in kept), kept.index(answer)))
+    return out
+
+
+def choose_shots(pool: Sequence[Example], k: int, rng: random.Random, exclude: Example | None = None
+                 ) -> list[Example]:
+    """K distinct examples from `pool` (never the example being scored), in random order."""
+    candidates = [e for e in pool if e != exclude]
+    if k > len(candidates):
+        raise InputError(f"{k} shots asked for, but the shots split has only {len(candidates)} examples")
+    return rng.sample(candidates, k)
+
+
+def prompt(shots: Sequence[Example], context: str) -> list[str]:
+    """The parts of a K-shot context, shots first: the caller drops shots from the front to fit."""
+    return [shot.solved + SHOT_SEPARATOR for shot in shots] + [context]
+
+
+def _requests(example: Example, shots: Sequence[Example], encode: Callable[[str], list[int]],
+              block_size: int) -> list[tuple[list[int], int]]:
+    parts = [encode(p) for p in prompt(shots, example.context)]
+    targets = [encode(choice) for choice in example.choices]
+    room = block_size + 1 - max(map(len, targets))
+    while len(parts) > 1 and sum(map(len, parts)) > room:
+        parts.pop(0)  # a shot that does not fit goes; the example's own context is cut by `continuation`
+    context = [token for part in parts for token in part]
+    return [continuation(context, target, block_size) for target in targets]
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    metrics: dict[str, float]
+    n_examples: int
+
+
+def task_metrics(task_type: str, items: list[Example], scores: list[list[Score]]) -> dict[str, float]:
+    """The metrics of a task from each example's scores (one Score per choice)."""
+    if task_type == "last_word":
+        lls = [s[0].logprob for s in scores]
+        return {"acc": sum(s[0].greedy for s in scores) / len(scores),
+                "ppl": math.exp(-math.fsum(lls) / len(lls))}
+    hits = {"acc": 0, "acc_token": 0, "acc_norm": 0}
+    for example, choice_scores in zip(items, scores, strict=True):
+        by = {"acc": [s.logprob for s in choice_scores],
+              "acc_token": [s.logprob / s.n_tokens for s in choice_scores],
+              "acc_norm": [s.logprob / len(c) for s, c in zip(choice_scores, example.choices, strict=True)]}
+        for metric, values in by.items():
+            hits[metric] += max(range(len(values)), key=values.__getitem__) == example.answer
+    return {metric: n / len(items) for metric, n in hits.items()}
+
+
+def evaluate_task(model, task: EvalTaskConfig, items: list[Example], shots_pool: list[Example],
+                  encode: Callable[[str], list[int]], *, batch_size: int, device: str, seed: int
+                  ) -> TaskResult:
+    """Score every example of a task; K-shot contexts are drawn with a generator seeded per task."""
+    if not items:
+        raise InputError(f"task {task.name!r} has no examples to score")
+    rng = random.Random(f"{seed}:{task.name}")
+    requests, spans = [], []
+    for example in items:
+        shots = choose_shots(shots_pool, task.shots, rng, exclude=example) if task.shots else []
+        mine = _requests(example, shots, encode, model.config.block_size)
+        spans.append((len(requests), len(mine)))
+        requests += mine
+    scores = score(model, requests, batch_size=batch_size, device=device)
+    grouped = [scores[at:at + n] for at, n in spans]
+    return TaskResult(task_metrics(task.type, items, grouped), len(items))

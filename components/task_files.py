@@ -1,0 +1,48 @@
+"""Labelled task files read through `datasets`: local CSV/TSV/JSON files offline, or a hub dataset.
+
+Fine-tuning and evaluation both read tasks this way; a task config names its `files` (split -> path)
+or a `hub` dataset and its `hub_config`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from components.config import EvalTaskConfig, TaskConfig
+from components.errors import InputError
+
+_BUILDERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE}),
+             ".json": ("json", {}), ".jsonl": ("json", {})}
+
+
+def load_split(task: TaskConfig | EvalTaskConfig, split: str, cache_dir: Path) -> list[dict]:
+    """The rows of one split, as dicts."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    where = f"task {task.name!r}, split {split!r}"
+    try:
+        if task.files:
+            if split not in task.files:
+                raise InputError(f"{where}: no file named for it in `files` ({', '.join(task.files)})")
+            path = Path(os.path.expandvars(task.files[split])).expanduser()
+            if path.suffix not in _BUILDERS:
+                raise InputError(f"{where}: {path} is not one of {', '.join(_BUILDERS)}")
+            if not path.is_file():
+                raise InputError(f"{where}: {path}: no such file")
+            builder, options = _BUILDERS[path.suffix]
+            if builder == "csv":
+                options = {**options, "keep_default_na": False}  # "NA" and "None" are text here
+            rows = datasets.load_dataset(builder, data_files={split: str(path)}, split=split,
+                                         cache_dir=str(cache_dir), **options)
+        elif task.hub:
+            rows = datasets.load_dataset(task.hub, task.hub_config, split=split, cache_dir=str(cache_dir))
+        else:
+            raise InputError(f"task {task.name!r}: name `files` or a `hub` dataset")
+    except InputError:
+        raise
+    except Exception as exc:  # datasets raises many kinds for a bad file or an unknown dataset
+        raise InputError(f"{where} cannot be loaded: {exc}") from exc
+    return rows.to_list()

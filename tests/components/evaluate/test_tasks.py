@@ -1,0 +1,97 @@
+"""LAMBADA-style and multiple-choice scoring, and K-shot prompts."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import torch
+
+from components.config import EvalTaskConfig
+from components.errors import InputError
+from components.evaluate.scoring import Score
+from components.evaluate.tasks import (
+    Example,
+    choose_shots,
+    evaluate_task,
+    examples,
+    last_word_example,
+    prompt,
+    task_metrics,
+)
+from components.model.gpt import GPT, GPTConfig
+
+LAST_WORD = EvalTaskConfig(name="lambada", type="last_word")
+CHOICE = EvalTaskConfig(name="story", type="multiple_choice", fields=["context", "a", "b", "c"],
+                        label="answer", labels=[1, 2, 3])
+
+
+def test_a_passage_splits_into_its_context_and_its_last_word():
+    example = last_word_example("He reached for the lamp.\n\nShe handed him the lamp ")
+    assert example.context == "He reached for the lamp.\n\nShe handed him the"
+    assert example.choices == (" lamp",) and example.answer == 0
+    with pytest.raises(ValueError, match="no last word"):
+        last_word_example("single")
+
+
+def test_lambada_metrics_on_a_hand_checked_example():
+    # Two passages: the first target is the greedy choice at log-probability -1 over its two tokens,
+    # the second is missed at -3. acc = 1/2; ppl = exp(-(-1 - 3) / 2) = e^2.
+    items = [last_word_example("a b c"), last_word_example("d e f")]
+    scores = [[Score(-1.0, True, 2)], [Score(-3.0, False, 1)]]
+    metrics = task_metrics("last_word", items, scores)
+    assert metrics["acc"] == 0.5 and metrics["ppl"] == pytest.approx(math.e ** 2)
+
+
+def test_the_three_multiple_choice_normalisations_can_disagree():
+    # " a": 1 token, 2 characters, -2.0; " bbbbbbbb": 4 tokens, 9 characters, -3.0.
+    # acc takes the higher sum (" a"); per token -2.0 < -0.75 and per character -1.0 < -0.33 take the other.
+    item = Example("ctx", (" a", " bbbbbbbb"), 1)
+    metrics = task_metrics("multiple_choice", [item], [[Score(-2.0, False, 1), Score(-3.0, False, 4)]])
+    assert metrics == {"acc": 0.0, "acc_token": 1.0, "acc_norm": 1.0}
+
+
+def test_rows_become_examples_and_bad_rows_are_named():
+    rows = [{"context": "Once.", "a": "yes", "b": "", "c": "no", "answer": 3}]
+    [item] = examples(CHOICE, rows)
+    assert item == Example("Once.", (" yes", " no"), 1)  # the empty answer is left out
+    with pytest.raises(InputError, match="row 0 has label '4'"):
+        examples(CHOICE, [{**rows[0], "answer": 4}])
+    with pytest.raises(InputError, match="row 0 has no column 'text'"):
+        examples(LAST_WORD, [{"passage": "x y"}])
+
+
+def test_shots_never_include_the_example_and_come_before_its_context():
+    pool = [Example(f"c{i}", (f" w{i}",), 0) for i in range(5)]
+    shots = choose_shots(pool, 4, random.Random(0), exclude=pool[2])
+    assert len(shots) == 4 and pool[2] not in shots and len(set(shots)) == 4
+    assert choose_shots(pool, 4, random.Random(0), exclude=pool[2]) == shots  # seeded
+    assert "".join(prompt(shots[:2], "ctx")) == f"{shots[0].solved}\n\n{shots[1].solved}\n\nctx"
+    with pytest.raises(InputError, match="5 shots"):
+        choose_shots(pool, 5, random.Random(0), exclude=pool[0])
+
+
+def test_evaluate_task_matches_brute_force_and_drops_shots_that_do_not_fit():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=64, block_size=12, n_layer=1, n_head=2, n_embd=16, dropout=0.0)).eval()
+    encode = lambda text: [ord(ch) % 64 for ch in text]  # noqa: E731  one token per character
+    items = [last_word_example(p) for p in ("ab cd", "xy zw", "pq rs")]
+    result = evaluate_task(model, LAST_WORD, items, [], encode, batch_size=2, device="cpu", seed=0)
+    lls = []
+    for item in items:
+        sequence = encode(item.context + item.choices[0])
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(torch.tensor([sequence[:-1]]))[0][0].double(), dim=-1)
+        n = len(item.choices[0])
+        positions = range(len(sequence) - 1 - n, len(sequence) - 1)
+        lls.append(sum(logprobs[p, sequence[p + 1]].item() for p in positions))
+    assert result.n_examples == 3
+    assert result.metrics["ppl"] == pytest.approx(math.exp(-sum(lls) / 3), rel=1e-4)
+
+    # Three 6-token shots cannot all fit a 12-token window before a 5-token example: they are dropped
+    # from the front, and the example is still scored.
+    shot_task = EvalTaskConfig(name="lambada", type="last_word", shots=3)
+    pool = [last_word_example(p) for p in ("aa bbb", "cc ddd", "ee fff", "gg hhh")]
+    few = evaluate_task(model, shot_task, items, pool, encode, batch_size=2, device="cpu", seed=0)
+    assert few.n_examples == 3 and few.metrics["ppl"] > 0

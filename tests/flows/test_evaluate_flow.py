@@ -1,0 +1,185 @@
+"""The evaluate and register stages on the tiny sample: scores, contamination, versions, gates,
+the `webtext models` commands and the export to transformers."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.client.orchestration import get_client
+
+from components.config import load_config
+from components.extract.snapshot import DATA_FILE
+from components.home import Home
+from flows.cli import main
+from flows.evaluate import evaluate
+from flows.pipeline import STAGES
+from flows.register import register
+from tests.flows.stages import run_until
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+NO_FINETUNE = ["finetune.tasks=[]"]  # this module's checks need no fine-tuned checkpoints
+PLANTED = ("{name: planted, type: last_word, max_examples: 4, "
+           "files: {test: '${WEBTEXT_HOME}/planted.jsonl'}}")
+
+
+def query(home, sql, params=()):
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return con.execute(sql, params).fetchall()
+
+
+def scores(home, checkpoint_id):
+    rows = query(home, "SELECT task, metric, value, n_examples FROM evaluations WHERE checkpoint_id = ?",
+                 [checkpoint_id])
+    return {(task, metric): (value, n) for task, metric, value, n in rows}
+
+
+def with_planted_task(home: Home) -> list[str]:
+    """Overrides adding a task whose passages are copied from the training snapshot."""
+    import pyarrow.parquet as pq
+
+    [(path,)] = query(home, "SELECT path FROM snapshots")
+    texts = pq.read_table(home.snapshots / path / DATA_FILE, columns=["text"]).column(0).to_pylist()
+    lines = [json.dumps({"text": " ".join(text.split()[:40])}) for text in texts[:4]]
+    (home.root / "planted.jsonl").write_text("\n".join(lines) + "\n")
+    tasks = load_config(TINY).evaluate.model_dump(mode="json")["tasks"]
+    return [*NO_FINETUNE, f"evaluate.tasks={json.dumps(tasks)[:-1]}, {PLANTED}]"]
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    """The tiny pipeline up to register, with a task planted from the corpus; then both stages again."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WEBTEXT_HOME", str(tmp_path_factory.mktemp("registered")))
+        home = Home.from_env()
+        run_until("pretrain", load_config(TINY, NO_FINETUNE))
+        overrides = with_planted_task(home)
+        results = [stage(load_config(TINY, overrides)) for stage in (evaluate, register)]
+        reruns = [stage(load_config(TINY, overrides)) for stage in (evaluate, register)]
+        yield home, results, reruns, overrides
+
+
+@pytest.fixture
+def cli(registered, monkeypatch, capsys):
+    """`webtext ...` in this process, in the module's home: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("WEBTEXT_HOME", str(registered[0].root))
+    monkeypatch.delenv("PREFECT_HOME", raising=False)  # the CLI sets it; undone after the test
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_every_score_is_recorded_and_a_rerun_is_up_to_date(registered):
+    home, results, reruns, _ = registered
+    assert list(STAGES)[-2:] == ["evaluate", "register"]
+    assert not any(r.up_to_date for r in results) and all(r.up_to_date for r in reruns)
+    [(checkpoint_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'pretrain'")
+    found = scores(home, checkpoint_id)
+    tasks = ("lastword", "lastword-3shot", "story-zeroshot", "planted")
+    expected = {("validation", "bpb"), ("texts", "bpb"), ("texts/heldout.txt", "bpb"),
+                ("story-zeroshot", "acc_token"), ("story-zeroshot", "acc_norm"), *((t, "acc") for t in tasks),
+                *((t, "ppl") for t in tasks if t != "story-zeroshot"), *((t, "contamination") for t in tasks)}
+    assert set(found) == expected
+    assert found[("lastword", "acc")][1] == 32 and found[("lastword-3shot", "acc")][1] == 16
+    assert found[("story-zeroshot", "acc")][1] == 32
+    assert 0 < found[("texts", "bpb")][0] < 8
+    assert found[("texts", "bpb")] == found[("texts/heldout.txt", "bpb")]  # one file: the total is its own
+    assert found[("lastword", "ppl")][0] > 1
+
+
+def test_contamination_finds_the_planted_task_and_not_the_clean_ones(registered):
+    home = registered[0]
+    rows = dict(query(home, "SELECT task, value FROM evaluations WHERE metric = 'contamination'"))
+    assert rows["planted"] == 1.0
+    assert rows["lastword"] == rows["story-zeroshot"] == 0.0
+
+
+def test_the_report_artifact_shows_scores_contamination_and_generations(registered):
+    with get_client(sync_client=True) as client:
+        artifacts = {a.key: a for a in client.read_latest_artifacts()}
+    report = artifacts["eval-webtext-tiny"].data
+    assert "| texts | bpb |" in report and "| planted | 100.0% | 4 |" in report
+    assert "## Sample generations" in report and "> The" in report
+    assert "registry/webtext-tiny/1" in artifacts["registry-webtext-tiny"].data  # a link to the entry
+
+
+def test_the_first_version_becomes_champion_and_shows_its_lineage(registered, cli):
+    home = registered[0]
+    [(checkpoint_id, snapshot_id, tokenizer_id)] = query(
+        home, "SELECT checkpoint_id, snapshot_id, tokenizer_id FROM checkpoints")
+    assert query(home, "SELECT name, version, checkpoint_id FROM model_versions") == \
+        [("webtext-tiny", 1, checkpoint_id)]
+    assert query(home, "SELECT alias, version FROM model_aliases") == [("champion", 1)]
+    code, out, _ = cli("models", "show", "webtext-tiny@champion")
+    assert code == 0
+    assert out.startswith("webtext-tiny:1  (aliases: champion;")
+    for fact in (checkpoint_id, snapshot_id, tokenizer_id, "files verified", "texts", "bpb"):
+        assert fact in out
+    lineage = json.loads((home.registry / "webtext-tiny" / "1" / "lineage.json").read_text())
+    assert lineage["metrics"]["planted"]["contamination"] == 1.0
+    assert cli("models", "show", "webtext-tiny")[1] == out == cli("models", "show", checkpoint_id[:8])[1]
+    code, _, err = cli("models", "show", "webtext-tiny@staging")
+    assert code == 1 and "no version of model 'webtext-tiny' has alias 'staging'" in err
+
+
+def test_a_worse_version_is_refused_by_its_gate_until_forced(registered, cli):
+    home, _, _, overrides = registered
+    shorter = [*overrides, "pretrain.max_steps=3"]  # a new checkpoint, barely trained
+    run_until("pretrain", load_config(TINY, shorter))
+    evaluate(load_config(TINY, shorter))
+    result = register(load_config(TINY, shorter))
+    assert "webtext-tiny:2" in result.summary and "not promoted to champion: texts bpb" in result.summary
+    assert query(home, "SELECT version FROM model_aliases WHERE alias = 'champion'") == [(1,)]
+    code, out, _ = cli("models", "list")
+    assert code == 0 and "webtext-tiny:1" in out and "webtext-tiny:2" in out
+
+    code, _, err = cli("models", "promote", "webtext-tiny:2", "champion", "--config", str(TINY))
+    assert code == 1 and "not promoted to champion: texts bpb" in err and "of webtext-tiny:1" in err
+    code, out, _ = cli("models", "promote", "webtext-tiny:2", "champion", "--config", str(TINY), "--force")
+    assert code == 0 and "webtext-tiny@champion" in out
+    assert query(home, "SELECT version FROM model_aliases WHERE alias = 'champion'") == [(2,)]
+    history = query(home, "SELECT accepted, reason FROM model_promotions WHERE version = 2 "
+                          "ORDER BY created_at")
+    assert [accepted for accepted, _ in history] == [False, False, True]
+    assert history[-1][1].startswith("forced past: texts bpb")
+    assert cli("models", "promote", "webtext-tiny:1", "champion", "--config", str(TINY))[0] == 0  # better
+
+
+def test_export_loads_in_transformers_and_generate_takes_a_model_ref(registered, cli, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    out = tmp_path / "hf"
+    code, printed, _ = cli("models", "export", "webtext-tiny:1", "--out", str(out))
+    assert code == 0 and "as GPT2LMHeadModel" in printed and "lm_eval --model hf" in printed
+    model = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+    from components.model.checkpoint import load_model
+
+    home = registered[0]
+    lineage = json.loads((home.registry / "webtext-tiny" / "1" / "lineage.json").read_text())
+    ours = load_model(home.registry / "webtext-tiny" / "1", lineage["files"]["model.safetensors"])
+    ids = torch.tensor([tokenizer.encode("The module reads a file.")])
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids).logits, ours(ids)[0], atol=1e-5, rtol=0)
+    code, printed, _ = cli("generate", "webtext-tiny:1", "--prompt", "The", "--max-tokens", "5")
+    assert code == 0 and printed.startswith("The")
+
+
+def test_a_tampered_registry_file_is_named(registered, cli):
+    home = registered[0]
+    weights = home.registry / "webtext-tiny" / "1" / "model.safetensors"
+    original = weights.read_bytes()
+    try:
+        weights.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        code, _, err = cli("models", "show", "webtext-tiny:1")
+        assert code == 1 and "model.safetensors is missing or does not match" in err
+        assert cli("models", "export", "webtext-tiny:1", "--out", str(home.root / "x"))[0] == 1
+        assert not (home.root / "x").exists()
+    finally:
+        weights.write_bytes(original)
+    assert cli("models", "show", "webtext-tiny:1")[0] == 0

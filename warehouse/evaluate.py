@@ -1,0 +1,49 @@
+"""SQL of the `evaluate` stage: evaluation runs and the scores they wrote."""
+
+from __future__ import annotations
+
+import duckdb
+
+from warehouse.connection import one, rows, transaction
+from warehouse.finetune import upsert_scores
+
+
+def evaluation_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict | None:
+    return one(con.execute("SELECT * FROM evaluation_runs WHERE run_id = ?", [run_id]))
+
+
+def latest_report(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> str | None:
+    row = con.execute("SELECT report FROM evaluation_runs WHERE checkpoint_id = ? ORDER BY created_at DESC "
+                      "LIMIT 1", [checkpoint_id]).fetchone()
+    return row[0] if row else None
+
+
+def record_run(con: duckdb.DuckDBPyConnection, *, run_id: str, checkpoint_id: str, config_json: str,
+               report: str, results: list[tuple[str, str, float, int]]) -> None:
+    """The run and its (task, metric, value, n_examples) rows in one transaction; a score the same
+    checkpoint already had for a task and metric is replaced, never duplicated."""
+    with transaction(con):
+        upsert_scores(con, checkpoint_id, results)
+        con.execute(
+            "INSERT OR REPLACE INTO evaluation_runs (run_id, checkpoint_id, config, report, created_at) "
+            "VALUES (?, ?, ?, ?, now())",
+            [run_id, checkpoint_id, config_json, report],
+        )
+
+
+def scores(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> list[dict]:
+    """task, metric, value, n_examples of one checkpoint, by task then metric."""
+    return rows(con.execute(
+        "SELECT task, metric, value, n_examples FROM evaluations WHERE checkpoint_id = ? "
+        "ORDER BY task, metric", [checkpoint_id]))
+
+
+def finetuned_scores(con: duckdb.DuckDBPyConnection, parent_id: str) -> list[dict]:
+    """The scores of the checkpoints fine-tuned from `parent_id`, with their ids."""
+    return rows(con.execute(
+        """
+        SELECT c.checkpoint_id, e.task, e.metric, e.value, e.n_examples
+        FROM checkpoints c JOIN evaluations e USING (checkpoint_id)
+        WHERE c.parent_id = ? AND c.kind = 'finetune'
+        ORDER BY e.task, e.metric, c.created_at
+        """, [parent_id]))

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole pipeline as one Prefect flow run")
     add_config_options(run)
+    run.add_argument("--plan", action="store_true",
+                     help="print which stages would run and why, and run nothing")
     stage = commands.add_parser("stage", help="run one stage alone")
     stage.add_argument("name", help="the stage to run: source, crawl, extract, ... (pipeline order)")
     add_config_options(stage)
@@ -62,6 +64,12 @@ def _run_flows(args: argparse.Namespace, home: Home) -> int:
 
     if args.command == "stage" and args.name not in STAGES:
         raise WebtextError(f"unknown stage {args.name!r}; stages: {', '.join(STAGES)}")
+    if args.command == "run" and args.plan:
+        from flows.plan import plan
+
+        for step in plan(config, home):
+            print(f"{step.stage:<10} {step.action:<18} {step.reason}".rstrip())
+        return 0
     quiet_user_error_tracebacks()
     import warehouse
 

@@ -32,6 +32,15 @@ def read_warc_inputs(batches: list[Path], config: WebtextConfig, outcomes: Path)
     return dict(read_archives(urls, inputs, config.crawl, outcomes))
 
 
+def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
+    """Why the stage would run now, or None when it is up to date."""
+    pending = queries.pending_count(con)
+    leftovers = list((home.staging / "crawl").glob("outcomes-*.parquet"))
+    if leftovers:
+        return f"{len(leftovers)} fetched batch(es) of a killed run to record"
+    return f"{pending:,} URLs pending" if pending else None
+
+
 @flow(name="crawl", flow_run_name=run_name("crawl"))
 def crawl(config: WebtextConfig) -> StageResult:
     """Fetch every pending URL (or read it from WARC archives) into one terminal status."""

@@ -63,6 +63,12 @@ def current_evaluation(con: duckdb.DuckDBPyConnection, config: WebtextConfig, ho
     return checkpoint, run_id, queries.evaluation_run(con, run_id)
 
 
+def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
+    """Why the stage would run now, or None when it is up to date."""
+    checkpoint, _, done = current_evaluation(con, config, home)
+    return None if done else f"checkpoint {checkpoint['checkpoint_id']} is not evaluated under this config"
+
+
 @flow(name="evaluate", flow_run_name=run_name("evaluate"))
 def evaluate(config: WebtextConfig) -> StageResult:
     """Score the current pretrained checkpoint; record every score and a report."""

@@ -95,6 +95,24 @@ def _snapshot(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
     return snapshot_id, True
 
 
+def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
+    """Why the stage would run now, or None when it is up to date."""
+    extractor, judge_key = keys.extractor_key(config.extract), keys.judge_key(config.extract)
+    if pending := queries.pending_pages(con, extractor):
+        return f"{len(pending):,} archived pages not extracted with this extractor"
+    if shards := queries.shards_to_judge(con, extractor, judge_key):
+        return f"{len(shards):,} text shard(s) to judge under this filter config"
+    if queries.unresolved(con, extractor):
+        return "documents judged but not deduplicated"
+    if not queries.funnel(con, extractor):
+        return None  # nothing archived yet: the stage would publish nothing
+    snapshot_id = keys.snapshot_id(queries.kept_set(con).digest, judge_key)
+    row = queries.snapshot_row(con, snapshot_id)
+    if row is None or not verify(home.snapshots / snapshot_id, row["sha256"]):
+        return f"snapshot {snapshot_id} of the kept set is not published"
+    return None
+
+
 @flow(name="extract", flow_run_name=run_name("extract"))
 def extract(config: WebtextConfig) -> StageResult:
     """Extract new archived pages, judge them, dedup, and publish the kept set as a snapshot."""

@@ -39,8 +39,9 @@ def finetune(config: WebtextConfig) -> StageResult:
         return _finetune(con, config, home)
 
 
-def _finetune(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> StageResult:
-    parent = current_checkpoint(con, config, home)
+def _runs(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home, parent: dict
+          ) -> tuple[dict[str, str], dict[str, tuple[TaskConfig, str]]]:
+    """Each task's checkpoint id, and the tasks whose checkpoint is not registered with its weights."""
     settings = config.finetune.model_dump(mode="json", exclude={"tasks"})
     origin = "scratch" if config.finetune.from_scratch else parent["checkpoint_id"]
     ids, pending = {}, {}
@@ -52,6 +53,21 @@ def _finetune(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
         weights = home.runs / checkpoint_id / WEIGHTS
         if row is None or not weights.is_file() or sha256_file(weights) != row["sha256"]:
             pending[task.name] = (task, checkpoint_id)
+    return ids, pending
+
+
+def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
+    """Why the stage would run now, or None when it is up to date."""
+    if not config.finetune.tasks:
+        return None
+    _, pending = _runs(con, config, home, current_checkpoint(con, config, home))
+    return f"{len(pending)} task(s) not fine-tuned: {', '.join(pending)}" if pending else None
+
+
+def _finetune(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> StageResult:
+    parent = current_checkpoint(con, config, home)
+    settings = config.finetune.model_dump(mode="json", exclude={"tasks"})
+    ids, pending = _runs(con, config, home, parent)
     if pending:
         jobs = {name: _write_job(config, home, parent, task, checkpoint_id, settings)
                 for name, (task, checkpoint_id) in pending.items()}

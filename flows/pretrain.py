@@ -62,6 +62,17 @@ def current_checkpoint(con: duckdb.DuckDBPyConnection, config: WebtextConfig, ho
     return {**row, "directory": directory, "tokenizer_path": tokens["tokenizer_path"]}
 
 
+def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
+    """Why the stage would run now, or None when it is up to date."""
+    tokens = current_token_set(con, config, home)
+    _, checkpoint_id = _identity(tokens, config)
+    row = queries.checkpoint_row(con, checkpoint_id)
+    weights = home.runs / checkpoint_id / WEIGHTS
+    if row is None or not weights.is_file() or sha256_file(weights) != row["sha256"]:
+        return f"checkpoint {checkpoint_id} of token set {tokens['token_set_id']} is not trained"
+    return None
+
+
 def _pretrain(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> StageResult:
     tokens = current_token_set(con, config, home)
     shape, checkpoint_id = _identity(tokens, config)

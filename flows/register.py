@@ -87,6 +87,16 @@ def _lineage(con: duckdb.DuckDBPyConnection, checkpoint: dict, name: str, number
     }
 
 
+def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
+    """Why the stage would run now, or None when it is up to date."""
+    checkpoint, _, evaluated = current_evaluation(con, config, home)
+    if evaluated is None:
+        raise InputError(f"checkpoint {checkpoint['checkpoint_id']} is not evaluated yet")
+    if queries.version_of_checkpoint(con, config.register.name, checkpoint["checkpoint_id"]) is None:
+        return f"checkpoint {checkpoint['checkpoint_id']} is not registered as {config.register.name}"
+    return None
+
+
 def _register(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> StageResult:
     from components.evaluate.registry import verify_version, write_version
 

@@ -47,15 +47,30 @@ def source(config: WebtextConfig) -> StageResult:
         return _load_new_dumps(con, config, paths, home)
 
 
+def _load_id(con: duckdb.DuckDBPyConnection, path: Path, chash: str):
+    """A dump's stat, sha256 (hashed once per size and mtime) and load id under this config."""
+    info = path.stat()
+    sha = queries.known_sha256(con, str(path), info.st_size, info.st_mtime_ns) or sha256_file(path)
+    return info, sha, stable_hash([sha, chash])[:16]
+
+
+def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
+    """Why the stage would run now, or None when it is up to date."""
+    if config.sample.enabled and not (home.sample / "RS_sample.ndjson.zst").exists():
+        return "the sample is not built yet"
+    paths = expand_inputs(config.source.dumps, "source.dumps")
+    chash = config_hash(config.source, config.crawl)
+    new = [p for p in paths if not queries.is_loaded(con, _load_id(con, p, chash)[2])]
+    return f"{len(new)} of {len(paths)} dump(s) not loaded with this source config" if new else None
+
+
 def _load_new_dumps(con: duckdb.DuckDBPyConnection, config: WebtextConfig, paths: list[Path],
                     home: Home) -> StageResult:
     logger = get_run_logger()
     chash = config_hash(config.source, config.crawl)
     todo: dict[str, tuple] = {}
     for path in paths:
-        info = path.stat()
-        sha = queries.known_sha256(con, str(path), info.st_size, info.st_mtime_ns) or sha256_file(path)
-        load_id = stable_hash([sha, chash])[:16]
+        info, sha, load_id = _load_id(con, path, chash)
         if queries.is_loaded(con, load_id):
             logger.info("%s: already loaded with this source config", path)
         elif load_id in todo:

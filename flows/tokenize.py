@@ -87,6 +87,21 @@ def current_token_set(con: duckdb.DuckDBPyConnection, config: WebtextConfig, hom
             "splits": {s["split"]: s for s in queries.token_splits(con, token_set_id)}}
 
 
+def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
+    """Why the stage would run now, or None when it is up to date."""
+    from components.tokenize.shards import verify
+
+    snapshot_id, _ = _snapshot(con, config, home)
+    tokenizer_id, token_set_id = _ids(snapshot_id, config.tokenize)
+    row = queries.tokenizer_row(con, tokenizer_id)
+    if row is None or _sha256_or_none(home.tokenizers / tokenizer_id / TOKENIZER_FILE) != row["sha256"]:
+        return f"tokenizer {tokenizer_id} of snapshot {snapshot_id} is not trained"
+    existing = queries.token_set_row(con, token_set_id)
+    if existing is None or not verify(home.tokens / token_set_id, existing["manifest_sha256"]):
+        return f"token set {token_set_id} is not encoded"
+    return None
+
+
 @task(task_run_name="train-tokenizer-{tokenizer_id}")
 def train_tokenizer(tokenizer_id: str, data: Path, directory: Path, config: TokenizeConfig) -> dict:
     """Train into `directory`, published whole; return vocab size and bytes trained on."""

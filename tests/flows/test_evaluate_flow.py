@@ -183,3 +183,21 @@ def test_a_tampered_registry_file_is_named(registered, cli):
     finally:
         weights.write_bytes(original)
     assert cli("models", "show", "webtext-tiny:1")[0] == 0
+
+
+def test_a_changed_extract_threshold_reruns_extract_and_what_follows_only(registered, cli):
+    """Last in this module: it moves the pipeline on to a new snapshot and a new version."""
+    from flows.pipeline import pipeline
+
+    _, _, _, overrides = registered
+    changed = [*overrides, "extract.filters.min_words=120"]
+    code, out, _ = cli("run", "--config", str(TINY), "--plan", *(f"--set={o}" for o in changed))
+    lines = dict(line.split(None, 1) for line in out.splitlines())
+    assert code == 0 and lines["source"] == "up to date" and lines["crawl"] == "up to date"
+    assert lines["extract"].startswith("run") and "to judge under this filter config" in lines["extract"]
+    assert lines["register"].startswith("follows extract")
+    results = {r.stage: r for r in pipeline(load_config(TINY, changed))}
+    assert results["source"].up_to_date and results["crawl"].up_to_date
+    assert not any(results[s].up_to_date for s in ("extract", "tokenize", "pretrain", "evaluate", "register"))
+    code, out, _ = cli("run", "--config", str(TINY), "--plan", *(f"--set={o}" for o in changed))
+    assert code == 0 and all(line.split(None, 1)[1] == "up to date" for line in out.splitlines())

@@ -577,6 +577,43 @@ class SampleConfig(Section):
     )
 
 
+STAGE_NAMES = ("source", "crawl", "extract", "tokenize", "pretrain", "finetune", "evaluate", "register")
+
+
+class ScheduleConfig(Section):
+    """When a deployment runs on its own: a cron line or an interval, in a timezone."""
+
+    cron: str | None = Field(None, description="A cron line, e.g. `0 3 1 * *` (03:00 on each month's first).")
+    interval_s: int | None = Field(None, ge=60, description="Seconds between runs, instead of `cron`.")
+    timezone: str = Field("UTC", description="IANA timezone the cron line is read in.")
+    active: bool = Field(True, description="False registers the schedule paused.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScheduleConfig:
+        if (self.cron is None) == (self.interval_s is None):
+            raise ValueError("give exactly one of cron and interval_s")
+        return self
+
+
+class ServeConfig(Section):
+    """`webtext serve`: one deployment per stage and one for the pipeline, each with these parameters."""
+
+    schedules: dict[str, ScheduleConfig] = Field(
+        default_factory=dict,
+        description="Deployment (`pipeline` or a stage name) -> its schedule; a deployment not named runs "
+        "only when started by hand.",
+    )
+
+    @field_validator("schedules")
+    @classmethod
+    def _known(cls, value: dict[str, ScheduleConfig]) -> dict[str, ScheduleConfig]:
+        unknown = sorted(set(value) - {"pipeline", *STAGE_NAMES})
+        if unknown:
+            raise ValueError(f"no deployment named {', '.join(unknown)}; deployments: pipeline, "
+                             f"{', '.join(STAGE_NAMES)}")
+        return value
+
+
 # pydantic warns that a field named `register` hides ABCMeta.register, a class method of every model;
 # nothing here calls that, and the stage's name is the config key users write.
 warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
@@ -593,6 +630,7 @@ class WebtextConfig(Section):
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="The `finetune` stage.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="The `evaluate` stage.")
     register: RegisterConfig = Field(default_factory=RegisterConfig, description="The `register` stage.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="Deployments and their schedules.")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="The embedded sample.")
 
 

@@ -16,6 +16,7 @@ from components.home import Home
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "sample.yaml"
+SLOT_WAIT_S = 10  # a command waits this long for a deployment run to let the warehouse go
 
 
 def _prepare_environment() -> Home:
@@ -46,9 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     add_config_options(stage)
     server = commands.add_parser("server", help="start the Prefect server and UI on 127.0.0.1")
     server.add_argument("--port", type=int, default=4200)
-    from flows import corpus, generate, models
+    serve = commands.add_parser("serve", help="serve one deployment per stage and the pipeline, with "
+                                "their schedules, until interrupted")
+    add_config_options(serve)
+    from flows import corpus, gc, generate, models
 
     corpus.add_commands(commands)
+    gc.add_command(commands)
     models.add_commands(commands)
     generate.add_command(commands)
     return parser
@@ -71,12 +76,25 @@ def _run_flows(args: argparse.Namespace, home: Home) -> int:
             print(f"{step.stage:<10} {step.action:<18} {step.reason}".rstrip())
         return 0
     quiet_user_error_tracebacks()
-    import warehouse
+    from prefect import tags
 
-    # Hold the warehouse for the whole command: a second command fails at once, naming us.
+    import warehouse
+    from flows.exclusive import run_tag, warehouse_slot
+
+    # Hold the warehouse for the whole command: a second command fails at once, naming us. Then the
+    # slot that deployment runs queue on; the file is let go before the slot, so a queued run never
+    # finds it still open. The runs carry this process's tag, so that if it is killed, the next
+    # command marks them crashed.
     con = warehouse.connect(home.warehouse)
     try:
-        results = pipeline(config) if args.command == "run" else [STAGES[args.name](config)]
+        with warehouse_slot(timeout_s=SLOT_WAIT_S), tags(run_tag()):
+            try:
+                results = pipeline(config) if args.command == "run" else [STAGES[args.name](config)]
+            finally:
+                con.close()
+    except TimeoutError:
+        raise WebtextError(f"warehouse {home.warehouse} is busy: a Prefect run holds the "
+                           f"warehouse concurrency slot (the UI's Concurrency page names it)") from None
     finally:
         con.close()
     for result in results:
@@ -91,6 +109,16 @@ def _server(args: argparse.Namespace) -> int:
     os.execvp(sys.executable, [sys.executable, "-m", *command])
 
 
+def _serve(args: argparse.Namespace, home: Home) -> int:
+    from components.config import load_config
+    from flows.deployments import serve
+
+    config = load_config(args.config, args.overrides)
+    home.root.mkdir(parents=True, exist_ok=True)
+    serve(config)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     home = _prepare_environment()
     args = _parser().parse_args(argv)
@@ -101,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             from flows import corpus
 
             return corpus.run(args, home)
+        if args.command == "gc":
+            from flows import gc
+
+            return gc.run(args, home)
+        if args.command == "serve":
+            return _serve(args, home)
         if args.command == "models":
             from flows import models
 

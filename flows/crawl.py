@@ -16,6 +16,7 @@ from components.crawl.batch import crawl_batch, read_archives, read_urls
 from components.crawl.warc import recover
 from components.files import expand_inputs
 from components.home import Home
+from flows.exclusive import holds_warehouse
 from flows.results import StageResult, run_name
 from warehouse import crawl as queries
 
@@ -42,6 +43,7 @@ def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> s
 
 
 @flow(name="crawl", flow_run_name=run_name("crawl"))
+@holds_warehouse
 def crawl(config: WebtextConfig) -> StageResult:
     """Fetch every pending URL (or read it from WARC archives) into one terminal status."""
     home = Home.from_env()

@@ -24,6 +24,7 @@ from components.errors import InputError
 from components.extract.snapshot import DATA_FILE
 from components.files import expand_inputs, sha256_file, stable_hash
 from components.home import Home
+from flows.exclusive import holds_warehouse
 from flows.pretrain import current_checkpoint
 from flows.results import StageResult, run_name
 from flows.tokenize import current_token_set
@@ -70,6 +71,7 @@ def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> s
 
 
 @flow(name="evaluate", flow_run_name=run_name("evaluate"))
+@holds_warehouse
 def evaluate(config: WebtextConfig) -> StageResult:
     """Score the current pretrained checkpoint; record every score and a report."""
     home = Home.from_env()

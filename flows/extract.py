@@ -20,6 +20,7 @@ from components.extract import keys
 from components.extract.snapshot import DATA_FILE, MANIFEST_FILE, publish, read_manifest, verify
 from components.files import stable_hash
 from components.home import Home
+from flows.exclusive import holds_warehouse
 from flows.results import StageResult, run_name
 from warehouse import extract as queries
 
@@ -114,6 +115,7 @@ def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> s
 
 
 @flow(name="extract", flow_run_name=run_name("extract"))
+@holds_warehouse
 def extract(config: WebtextConfig) -> StageResult:
     """Extract new archived pages, judge them, dedup, and publish the kept set as a snapshot."""
     home = Home.from_env()

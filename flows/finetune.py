@@ -20,6 +20,7 @@ from components.config import TaskConfig, WebtextConfig
 from components.errors import StageError
 from components.files import atomic_write_bytes, sha256_file, stable_hash
 from components.home import Home
+from flows.exclusive import holds_warehouse
 from flows.pretrain import current_checkpoint
 from flows.results import StageResult, run_name
 from flows.training import WEIGHTS, finished_run, run_jobs
@@ -30,6 +31,7 @@ FINETUNE_VERSION = 1  # bump when the same inputs and config would now give othe
 
 
 @flow(name="finetune", flow_run_name=run_name("finetune"))
+@holds_warehouse
 def finetune(config: WebtextConfig) -> StageResult:
     """Fine-tune the current pretrained checkpoint on every configured task and score each."""
     if not config.finetune.tasks:

@@ -9,6 +9,7 @@ from prefect import flow
 from components.config import WebtextConfig
 from flows.crawl import crawl
 from flows.evaluate import evaluate
+from flows.exclusive import holds_warehouse
 from flows.extract import extract
 from flows.finetune import finetune
 from flows.pretrain import pretrain
@@ -31,6 +32,7 @@ STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
 
 
 @flow(name="pipeline", flow_run_name=run_name("pipeline"))
+@holds_warehouse
 def pipeline(config: WebtextConfig) -> list[StageResult]:
     """Run every stage; each reports `up to date` when its inputs and config are unchanged."""
     return [stage_flow(config) for stage_flow in STAGES.values()]

@@ -20,6 +20,7 @@ from components.config import WebtextConfig
 from components.errors import ConfigError, InputError, StageError
 from components.files import atomic_write_bytes, sha256_file, stable_hash
 from components.home import Home
+from flows.exclusive import holds_warehouse
 from flows.results import StageResult, run_name
 from flows.tokenize import current_token_set
 from flows.training import WEIGHTS, finished_run, run_jobs
@@ -29,6 +30,7 @@ PRETRAIN_VERSION = 1  # bump when the same inputs and config would now train oth
 
 
 @flow(name="pretrain", flow_run_name=run_name("pretrain"))
+@holds_warehouse
 def pretrain(config: WebtextConfig) -> StageResult:
     """Pretrain the GPT on the current token set; register the weights as a checkpoint."""
     home = Home.from_env()

@@ -20,6 +20,7 @@ from components.config import WebtextConfig
 from components.errors import InputError
 from components.home import Home
 from flows.evaluate import current_evaluation, slug
+from flows.exclusive import holds_warehouse
 from flows.results import StageResult, run_name
 from warehouse import evaluate as evaluations
 from warehouse import registry as queries
@@ -27,6 +28,7 @@ from warehouse import tokenize as tokenizers
 
 
 @flow(name="register", flow_run_name=run_name("register"))
+@holds_warehouse
 def register(config: WebtextConfig) -> StageResult:
     """Register the current evaluated checkpoint and promote it if its gates pass."""
     home = Home.from_env()

@@ -14,6 +14,7 @@ from components.config import WebtextConfig
 from components.files import expand_inputs, sha256_file, stable_hash
 from components.home import Home
 from components.source.ingest import StagedDump, config_hash, stage_dump
+from flows.exclusive import holds_warehouse
 from flows.results import StageResult, run_name
 from warehouse import source as queries
 
@@ -37,6 +38,7 @@ def stage(path: Path, config: WebtextConfig, directory: Path) -> StagedDump:
 
 
 @flow(name="source", flow_run_name=run_name("source"))
+@holds_warehouse
 def source(config: WebtextConfig) -> StageResult:
     """Read the dumps into `submissions` and `urls`: WebText's link set, deduplicated and filtered."""
     if config.sample.enabled:

@@ -23,6 +23,7 @@ from components.extract.snapshot import DATA_FILE
 from components.extract.snapshot import verify as verify_snapshot
 from components.files import publish_directory, sha256_file, stable_hash
 from components.home import Home
+from flows.exclusive import holds_warehouse
 from flows.results import StageResult, run_name
 from warehouse import extract as snapshots
 from warehouse import tokenize as queries
@@ -145,6 +146,7 @@ def encode(token_set_id: str, data: Path, tokenizer: Path, directory: Path, iden
 
 
 @flow(name="tokenize", flow_run_name=run_name("tokenize"))
+@holds_warehouse
 def tokenize(config: WebtextConfig) -> StageResult:
     """Train a byte-level BPE on a snapshot and encode the snapshot into train/val token shards."""
     home = Home.from_env()

@@ -30,8 +30,9 @@ def cli_env(home: Path) -> dict[str, str]:
 
 
 def kill_when(command: list[str], env: dict[str, str], ready: Callable[[], bool],
-              timeout: float = 180) -> None:
-    """Start `command` and SIGKILL it as soon as `ready()` holds; fail if it ends or times out first."""
+              timeout: float = 180) -> int:
+    """Start `command` and SIGKILL it as soon as `ready()` holds; fail if it ends or times out first.
+    Returns the killed process's pid."""
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while not ready():
@@ -40,3 +41,4 @@ def kill_when(command: list[str], env: dict[str, str], ready: Callable[[], bool]
         time.sleep(0.02)
     child.send_signal(signal.SIGKILL)
     child.wait()
+    return child.pid

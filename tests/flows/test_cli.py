@@ -7,8 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
 from flows.cli import main
+from flows.exclusive import run_tag
 from tests.dumps import submission, write_dump
 from tests.flows.stages import CLI, cli_env, kill_when
 
@@ -122,13 +125,17 @@ def test_a_killed_source_run_resumes_and_ends_as_a_clean_run(tmp_path):
 
     killed_home = tmp_path / "killed"
     staging = killed_home / "staging" / "source"
-    kill_when([*CLI, *options], cli_env(killed_home),
-              lambda: bool(list(staging.glob("*/batch-000002.parquet"))), timeout=120)
+    killed = kill_when([*CLI, *options], cli_env(killed_home),
+                       lambda: bool(list(staging.glob("*/batch-000002.parquet"))), timeout=120)
     staged_before = {p.name for p in staging.glob("*/batch-*.parquet")}
     assert "batch-000002.parquet" in staged_before and "batch-000014.parquet" not in staged_before
 
     resumed = run_cli(killed_home, *options)
     assert resumed.returncode == 0, resumed.stderr
+    with get_client(sync_client=True) as client:  # the killed process's runs, marked at this start
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[run_tag(killed)])))
+    assert runs and {run.state.name for run in runs} == {"Crashed"}
     clean = run_cli(tmp_path / "clean", *options)
     assert clean.returncode == 0, clean.stderr
     assert table_rows(killed_home / "warehouse.duckdb") == table_rows(tmp_path / "clean" / "warehouse.duckdb")

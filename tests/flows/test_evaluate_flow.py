@@ -19,6 +19,7 @@ from tests.flows.stages import run_until
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 NO_FINETUNE = ["finetune.tasks=[]"]  # this module's checks need no fine-tuned checkpoints
+STRICTER = "extract.filters.min_words=120"  # the extract threshold the last tests change
 PLANTED = ("{name: planted, type: last_word, max_examples: 4, "
            "files: {test: '${WEBTEXT_HOME}/planted.jsonl'}}")
 
@@ -190,7 +191,7 @@ def test_a_changed_extract_threshold_reruns_extract_and_what_follows_only(regist
     from flows.pipeline import pipeline
 
     _, _, _, overrides = registered
-    changed = [*overrides, "extract.filters.min_words=120"]
+    changed = [*overrides, STRICTER]
     code, out, _ = cli("run", "--config", str(TINY), "--plan", *(f"--set={o}" for o in changed))
     lines = dict(line.split(None, 1) for line in out.splitlines())
     assert code == 0 and lines["source"] == "up to date" and lines["crawl"] == "up to date"
@@ -200,4 +201,30 @@ def test_a_changed_extract_threshold_reruns_extract_and_what_follows_only(regist
     assert results["source"].up_to_date and results["crawl"].up_to_date
     assert not any(results[s].up_to_date for s in ("extract", "tokenize", "pretrain", "evaluate", "register"))
     code, out, _ = cli("run", "--config", str(TINY), "--plan", *(f"--set={o}" for o in changed))
+    assert code == 0 and all(line.split(None, 1)[1] == "up to date" for line in out.splitlines())
+
+
+def test_gc_removes_only_what_nothing_references(registered, cli):
+    home = registered[0]
+    orphans = [home.runs / "0123456789abcdef" / "model.safetensors",
+               home.tokens / "fedcba9876543210" / "a.bin", home.snapshots / ".5a5a.partial" / "data.parquet"]
+    for path in orphans:
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x" * 1000)
+    stray_warc = home.warc / "crawl-orphan.warc.gz"
+    stray_warc.write_bytes(b"y" * 10)
+    before = sorted(p for p in home.root.rglob("*") if p.is_file())
+
+    code, out, _ = cli("gc", "--dry-run")
+    assert code == 0 and "would free 3,000 bytes" in out and "(WARC files kept" in out
+    assert sorted(p for p in home.root.rglob("*") if p.is_file()) == before
+    code, out, _ = cli("gc")
+    assert code == 0 and "gc: 3 unreferenced entries, freed 3,000 bytes" in out
+    assert not any(path.parent.exists() for path in orphans) and stray_warc.exists()
+    code, out, _ = cli("gc", "--warc")
+    assert code == 0 and "removed warc/crawl-orphan.warc.gz" in out and "gc: 1 unreferenced" in out
+    # Every referenced file is still there: the registry verifies, and the last config's outputs too.
+    assert cli("models", "show", "webtext-tiny:1")[0] == 0
+    code, out, _ = cli("run", "--config", str(TINY), "--plan",
+                       *(f"--set={o}" for o in [*registered[3], STRICTER]))
     assert code == 0 and all(line.split(None, 1)[1] == "up to date" for line in out.splitlines())

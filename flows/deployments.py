@@ -1,0 +1,53 @@
+"""`webtext serve`: one deployment per stage and one for the whole pipeline, served from this process.
+
+Each deployment's parameter is the whole typed config (`WebtextConfig`), so the UI's run form shows
+every key with its description, filled with the config `serve` was started with. Schedules come from
+`serve.schedules`; every run takes the home's warehouse slot, so a scheduled run and one started by
+hand queue instead of colliding.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from components.config import ScheduleConfig, WebtextConfig
+from components.home import Home
+
+DEPLOYMENT = "webtext"  # each flow's deployment name: `pipeline/webtext`, `crawl/webtext`, ...
+
+
+def _schedules(entry: ScheduleConfig | None) -> list:
+    from prefect.schedules import Cron, Interval
+
+    if entry is None:
+        return []
+    if entry.cron is not None:
+        return [Cron(entry.cron, timezone=entry.timezone, active=entry.active)]
+    return [Interval(timedelta(seconds=entry.interval_s), timezone=entry.timezone, active=entry.active)]
+
+
+def deployments(config: WebtextConfig) -> list:
+    """The RunnerDeployments of the pipeline and of every stage, with their schedules."""
+    from prefect.deployments.runner import EntrypointType
+
+    from flows.pipeline import STAGES, pipeline
+
+    parameters = {"config": config.model_dump(mode="json")}
+    flows = {"pipeline": pipeline, **STAGES}
+    # By module path, not file path: a file entrypoint puts flows/ on sys.path, where flows/tokenize.py
+    # would shadow the standard library's `tokenize` in every process the run spawns.
+    return [flow.to_deployment(name=DEPLOYMENT, parameters=parameters, tags=["webtext", name],
+                               entrypoint_type=EntrypointType.MODULE_PATH,
+                               schedules=_schedules(config.serve.schedules.get(name)),
+                               description=(flow.description or "").strip().splitlines()[0])
+            for name, flow in flows.items()]
+
+
+def serve(config: WebtextConfig) -> None:
+    """Register the deployments and run their flow runs until interrupted (schedules pause then)."""
+    from prefect import serve as serve_deployments
+
+    from flows.exclusive import ensure_limit
+
+    ensure_limit(Home.from_env())
+    serve_deployments(*deployments(config))

@@ -1,0 +1,56 @@
+"""`webtext gc [--warc] [--dry-run]`: remove files under WEBTEXT_HOME that nothing references.
+
+Snapshots, tokenizers, token sets, training runs, registry versions, extracted-text shards and n-gram
+indexes that no warehouse row names go, and so does the scratch of killed processes. Raw WARC files are
+the crawl's only copy of the web, so they stay unless `--warc` is given (and then only those no URL or
+extraction names). Staging batches stay: they are what a killed run resumes from.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from components.home import Home
+
+# area -> how many levels below it an entry is (registry: <name>/<version>)
+_AREAS = {"snapshots": 1, "tokenizers": 1, "tokens": 1, "runs": 1, "registry": 2, "extract": 1,
+          "evaluate/ngrams": 1, "warc": 1}
+
+
+def add_command(commands: argparse._SubParsersAction) -> None:
+    gc = commands.add_parser("gc", help="remove files under WEBTEXT_HOME that nothing references")
+    gc.add_argument("--warc", action="store_true", help="remove unreferenced raw WARC files too")
+    gc.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+
+
+def run(args: argparse.Namespace, home: Home) -> int:
+    import warehouse
+    from components.gc import remove, size, unreferenced
+    from flows.exclusive import warehouse_slot
+    from warehouse.gc import referenced
+
+    with warehouse_slot(timeout_s=10), warehouse.connect(home.warehouse) as con:
+        refs = referenced(con)
+        doomed = []
+        for area, depth in _AREAS.items():
+            if area == "warc" and not args.warc:
+                continue
+            names = refs[area]
+            if area == "evaluate/ngrams":
+                def keep(rel: str, names=names) -> bool:
+                    return rel.rsplit("-", 1)[0] in names
+            else:
+                def keep(rel: str, names=names) -> bool:
+                    return rel in names
+            doomed += [(area, path) for path in unreferenced(home.root / area, keep, depth)]
+        freed = 0
+        for area, path in doomed:
+            freed += size(path)
+            print(f"{'would remove' if args.dry_run else 'removed'} {path.relative_to(home.root)}")
+            if not args.dry_run:
+                remove(path)
+    verb = "would free" if args.dry_run else "freed"
+    amount = f"{freed / 1e6:,.1f} MB" if freed >= 100_000 else f"{freed:,} bytes"
+    print(f"gc: {len(doomed)} unreferenced entries, {verb} {amount}"
+          + ("" if args.warc else " (WARC files kept; --warc removes unreferenced ones)"))
+    return 0

@@ -1,0 +1,101 @@
+"""`webtext run` killed with SIGKILL at seeded points, then run again, ends as a clean run ends.
+
+Document ids hash a page's WARC record, and WARC file names carry the crawl's start time, so ids (and
+the snapshot, tokenizer and checkpoint ids built on them) differ between any two homes. The runs are
+therefore compared on content: every submission, every URL's terminal status, every document's
+verdict and text, the kept set, and, for the stages after extract, that each produced exactly one
+verified output, with nothing duplicated and nothing half written.
+"""
+
+import hashlib
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from components.home import Home
+from tests.flows.stages import CLI, cli_env
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+COMMAND = [*CLI, "run", "--config", str(TINY), "--set", "finetune.tasks=[]"]
+SEED, KILLS = 20261130, 3
+
+
+def content(home: Path) -> dict[str, list]:
+    """What a run leaves in the warehouse, without timestamps, run-specific names and ids."""
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        def rows(sql: str) -> list:
+            return sorted(con.execute(sql).fetchall(), key=repr)
+
+        texts = rows("SELECT d.url, d.kept, d.reason, d.text FROM documents d")
+        return {
+            "submissions": rows("SELECT id, url, score, subreddit, created_utc FROM submissions"),
+            "urls": rows("SELECT url, status, http_status, error FROM urls"),
+            "documents": [(url, kept, reason, hashlib.sha256((text or "").encode()).hexdigest())
+                          for url, kept, reason, text in texts],
+            "kept": rows("SELECT url FROM documents WHERE kept"),
+            "snapshots": rows("SELECT n_documents, n_bytes FROM snapshots"),
+            "outputs": rows(
+                "SELECT (SELECT count(*) FROM tokenizers), (SELECT count(*) FROM token_sets), "
+                "(SELECT count(*) FROM checkpoints), (SELECT count(*) FROM evaluation_runs), "
+                "(SELECT count(*) FROM model_versions), (SELECT count(*) FROM model_aliases)"),
+            "scores": rows("SELECT task, metric, n_examples FROM evaluations"),
+        }
+
+
+def run(home: Path, timeout: float = 300) -> float:
+    start = time.monotonic()
+    done = subprocess.run(COMMAND, env=cli_env(home), capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return time.monotonic() - start
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory):
+    clean = tmp_path_factory.mktemp("clean")
+    seconds = run(clean)
+    killed = tmp_path_factory.mktemp("killed")
+    rng = random.Random(SEED)
+    points = sorted(rng.uniform(0.15, 0.6) * seconds for _ in range(KILLS))
+    kills = 0
+    for after in points:  # each killed run starts where the one before it died
+        child = subprocess.Popen(COMMAND, env=cli_env(killed), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            child.wait(timeout=after)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            kills += 1
+    assert kills, f"every run finished before its kill point ({points})"
+    run(killed)
+    return clean, killed
+
+
+def test_a_killed_and_rerun_pipeline_ends_with_the_clean_runs_content(homes):
+    clean, killed = homes
+    assert content(killed) == content(clean)
+
+
+def test_nothing_is_half_written_after_the_kills(homes):
+    _, killed = homes
+    home = Home(killed)
+    from components.evaluate.registry import verify_version
+    from components.files import sha256_file
+
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        [(path, lineage_sha)] = con.execute("SELECT path, lineage_sha256 FROM model_versions").fetchall()
+        [(run_path, weights_sha)] = con.execute("SELECT path, sha256 FROM checkpoints").fetchall()
+        assert con.execute("SELECT count(*) FROM urls WHERE status = 'pending'").fetchone() == (0,)
+    verify_version(home.registry / path, lineage_sha)
+    assert sha256_file(home.runs / run_path / "model.safetensors") == weights_sha
+    assert not (killed / "warehouse-slot.json").exists()
+    # What a killed process was writing never took an output's name; gc clears that scratch.
+    gc = subprocess.run([*CLI, "gc"], env=cli_env(killed), capture_output=True, text=True, timeout=120)
+    assert gc.returncode == 0, gc.stderr
+    scratch = [p for p in killed.rglob("*") if "prefect" not in p.parts
+               and p.name.startswith(".") and p.name.endswith((".partial", ".tmp"))]
+    assert not scratch

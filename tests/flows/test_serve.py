@@ -1,0 +1,92 @@
+"""`webtext serve`: the deployments, their schedules and parameters, and a deployment run."""
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from flows.exclusive import limit_name
+from flows.pipeline import STAGES
+from tests.flows.stages import CLI, cli_env
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+
+
+def wait_for(check, timeout: float = 90):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"not ready after {timeout:g} s"
+        time.sleep(0.5)
+    return found
+
+
+@pytest.fixture
+def served(home):
+    server = subprocess.Popen([*CLI, "serve", "--config", str(TINY)], env=cli_env(home.root),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def registered():
+        assert server.poll() is None, server.stderr.read()
+        with get_client(sync_client=True) as client:
+            found = {d.id: d for d in client.read_deployments() if "webtext" in (d.tags or [])}
+        return found if len(found) == len(STAGES) + 1 else None
+
+    try:
+        yield wait_for(registered)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_serve_registers_every_deployment_with_its_schedule_and_typed_parameters(served, home):
+    with get_client(sync_client=True) as client:
+        flows = {d.flow_id: client.read_flow(d.flow_id).name for d in served.values()}
+        limit = client.read_global_concurrency_limit_by_name(limit_name(home))
+    assert sorted(flows.values()) == sorted(["pipeline", *STAGES])
+    by_flow = {flows[d.flow_id]: d for d in served.values()}
+    [pipeline] = by_flow["pipeline"].schedules
+    assert pipeline.schedule.cron == "0 3 1 * *" and pipeline.schedule.timezone == "Europe/Paris"
+    assert pipeline.active
+    [crawl] = by_flow["crawl"].schedules
+    assert crawl.schedule.interval.total_seconds() == 3600 and not crawl.active
+    assert not by_flow["extract"].schedules
+    schema = by_flow["crawl"].parameter_openapi_schema
+    assert "config" in schema["properties"]
+    definitions = schema.get("definitions") or schema.get("$defs")
+    assert "the `crawl` stage" in str(definitions["WebtextConfig"]).lower()
+    assert by_flow["crawl"].parameters["config"]["crawl"]["per_host"] == 4  # tiny.yaml's value
+    assert limit.limit == 1
+
+
+def test_a_deployment_run_completes_in_the_served_process(served, home):
+    from prefect.deployments import run_deployment
+
+    run = run_deployment("source/webtext", timeout=180)
+    assert run.state.is_completed(), run.state
+    assert (home.root / "warehouse.duckdb").exists()
+
+
+def test_the_warehouse_slot_admits_one_holder_at_a_time(home):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.exclusive import warehouse_slot
+
+    def take(timeout_s: float) -> str:
+        try:
+            with warehouse_slot(timeout_s=timeout_s):
+                return "held"
+        except TimeoutError:
+            return "timed out"
+
+    with ThreadPoolExecutor(1) as other:  # a thread starts with no slot of its own: as another run
+        with warehouse_slot():
+            with warehouse_slot():  # a subflow inside its parent's slot does not wait for itself
+                pass
+            assert other.submit(take, 1).result() == "timed out"
+        assert other.submit(take, 10).result() == "held"

@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test browser bench clean
 
 setup: $(STAMP)
 
@@ -22,8 +22,15 @@ demo: setup
 	$(BIN)/webtext run
 	$(BIN)/webtext models show webtext-sample@champion
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
+
+# The UI test drives Debian's Chromium (never a browser a test tool downloads): installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } \
+		|| echo "Chromium could not be installed: the UI test will be skipped"
 
 bench: setup
 	$(BIN)/python benchmarks/source_throughput.py

@@ -105,6 +105,8 @@ def _run_flows(args: argparse.Namespace, home: Home) -> int:
 
 
 def _server(args: argparse.Namespace) -> int:
+    # The UI finds the API at the URL it is told, 127.0.0.1:4200 by default: another port needs saying.
+    os.environ.setdefault("PREFECT_UI_API_URL", f"http://127.0.0.1:{args.port}/api")
     command = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(args.port)]
     os.execvp(sys.executable, [sys.executable, "-m", *command])
 

@@ -93,19 +93,6 @@ def test_bad_dump_gives_one_line_naming_it_and_no_rows(tmp_path, case):
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 
 
-def test_run_on_the_tiny_sample_prints_results_then_is_up_to_date(tmp_path):
-    home = tmp_path / "home"
-    first = run_cli(home, "run", "--config", str(TINY))
-    assert first.returncode == 0, first.stderr
-    assert "source: " in first.stdout and "new URLs" in first.stdout
-    assert f"warehouse {home / 'warehouse.duckdb'}" in first.stdout
-    assert (home / "sample" / "RS_sample.ndjson.zst").exists()
-
-    again = run_cli(home, "run", "--config", str(TINY))
-    assert again.returncode == 0, again.stderr
-    assert "source: up to date" in again.stdout
-
-
 def table_rows(warehouse_path: Path) -> dict[str, list]:
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
         return {

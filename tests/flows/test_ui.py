@@ -1,0 +1,108 @@
+"""The Prefect UI as the control room: `webtext server`, a tiny pipeline run against it, and headless
+Chromium (Debian's, driven by Playwright) finding the run, its stage subflows and their artifacts.
+
+`make test` installs Chromium; run alone without it, the test is skipped.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.flows.stages import CLI
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "ui-screenshots"
+# Flags for a sandboxed, offline machine: no background traffic to hosts it cannot reach.
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (make test "
+                                                                    "installs Debian's chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`webtext server` in a home of its own, and the tiny pipeline run against it."""
+    home = tmp_path_factory.mktemp("ui")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["WEBTEXT_HOME"] = str(home)
+    process = subprocess.Popen([*CLI, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.5)
+        run = subprocess.run([*CLI, "run", "--config", str(TINY), "--set", "finetune.tasks=[]"],
+                             env={**env, "PREFECT_API_URL": f"{url}/api"}, capture_output=True, text=True,
+                             timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser.close()
+
+
+def settle(page) -> None:
+    page.wait_for_load_state("networkidle", timeout=30_000)
+
+
+def test_the_ui_shows_the_pipeline_run_and_its_stage_subflows(server, page):
+    page.goto(f"{server}/runs")
+    settle(page)
+    link = page.get_by_text("pipeline-", exact=False).first
+    link.wait_for(timeout=30_000)
+    link.click()
+    settle(page)
+    page.get_by_text("Subflow runs", exact=False).first.click()
+    settle(page)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "pipeline-run.png"), full_page=True)
+    text = page.inner_text("body")
+    for stage in ("source-", "crawl-", "extract-", "tokenize-", "pretrain-", "evaluate-", "register-"):
+        assert stage in text, f"{stage} subflow not shown"
+
+
+def test_the_ui_shows_the_stage_artifacts(server, page):
+    page.goto(f"{server}/artifacts")
+    settle(page)
+    page.get_by_text("source-funnel").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "artifacts.png"), full_page=True)
+    text = page.inner_text("body")
+    for key in ("source-funnel", "crawl-status", "extract-funnel", "tokenize-summary", "pretrain-curve",
+                "eval-webtext-tiny", "registry-webtext-tiny"):
+        assert key in text, f"artifact {key} not shown"

@@ -580,6 +580,21 @@ class SampleConfig(Section):
 STAGE_NAMES = ("source", "crawl", "extract", "tokenize", "pretrain", "finetune", "evaluate", "register")
 
 
+class ClusterConfig(Section):
+    """Where the crawl and extract stages run their batches: here, one after another, or as tasks on
+    a Dask cluster. On a cluster, WEBTEXT_HOME must be on storage every worker sees."""
+
+    task_runner: Literal["local", "dask"] = Field(
+        "local", description="local: batches run one after another in this process (each uses its own "
+        "workers); dask: batches run at once on a Dask cluster (`pip install .[dask]`).",
+    )
+    dask_address: str | None = Field(
+        None, description="A running Dask scheduler (`tcp://host:8786`); unset: a local cluster is started "
+        "for the stage and stopped after it.",
+    )
+    dask_workers: int = Field(2, ge=1, description="Worker processes of the local cluster.")
+
+
 class ScheduleConfig(Section):
     """When a deployment runs on its own: a cron line or an interval, in a timezone."""
 
@@ -630,6 +645,7 @@ class WebtextConfig(Section):
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="The `finetune` stage.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="The `evaluate` stage.")
     register: RegisterConfig = Field(default_factory=RegisterConfig, description="The `register` stage.")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="Where batches run.")
     serve: ServeConfig = Field(default_factory=ServeConfig, description="Deployments and their schedules.")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="The embedded sample.")
 

@@ -16,6 +16,7 @@ from components.crawl.batch import crawl_batch, read_archives, read_urls
 from components.crawl.warc import recover
 from components.files import expand_inputs
 from components.home import Home
+from flows.batches import run_batches
 from flows.exclusive import holds_warehouse
 from flows.results import StageResult, run_name
 from warehouse import crawl as queries
@@ -87,13 +88,14 @@ def _fetch(con: duckdb.DuckDBPyConnection, config: WebtextConfig, batches: list[
 
             ip, port = sample_address(config.crawl.resolve)
             stack.enter_context(serve_sample(build_site(config.sample), ip, port))
-        for index, batch in enumerate(batches):
-            outcomes = staging / f"outcomes-{index:05d}.parquet"
-            counts = fetch_batch(index, batch, config, outcomes, f"{stamp}-{index:05d}")
-            queries.record_results(con, outcomes)
+        calls = [{"index": index, "batch": batch, "config": config,
+                  "outcomes": staging / f"outcomes-{index:05d}.parquet", "prefix": f"{stamp}-{index:05d}"}
+                 for index, batch in enumerate(batches)]
+        for done, (call, counts) in enumerate(run_batches(config.cluster, fetch_batch, calls), start=1):
+            queries.record_results(con, call["outcomes"])
             for status, n in counts.items():
                 totals[status] = totals.get(status, 0) + n
-            update_progress_artifact(progress, 100.0 * (index + 1) / len(batches))
+            update_progress_artifact(progress, 100.0 * done / len(batches))
     return totals
 
 

@@ -20,6 +20,7 @@ from components.extract import keys
 from components.extract.snapshot import DATA_FILE, MANIFEST_FILE, publish, read_manifest, verify
 from components.files import stable_hash
 from components.home import Home
+from flows.batches import run_batches
 from flows.exclusive import holds_warehouse
 from flows.results import StageResult, run_name
 from warehouse import extract as queries
@@ -169,14 +170,18 @@ def _extract_new(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Ho
     pending = queries.pending_pages(con, extractor)
     size = config.extract.batch_records
     totals: dict[str, int] = {}
+    calls = []
     for index, start in enumerate(range(0, len(pending), size)):
         rows = pending[start:start + size]
-        name = f"{extractor}-{stable_hash([r[:4] for r in rows])[:16]}.parquet"
-        out = home.extract / name
-        if not out.exists():
-            for status, n in extract_batch(index, rows, out, config).items():
-                totals[status] = totals.get(status, 0) + n
-        queries.record_extractions(con, out, name, extractor)
+        out = home.extract / f"{extractor}-{stable_hash([r[:4] for r in rows])[:16]}.parquet"
+        if out.exists():
+            queries.record_extractions(con, out, out.name, extractor)
+        else:
+            calls.append({"index": index, "rows": rows, "out": out, "config": config})
+    for call, counts in run_batches(config.cluster, extract_batch, calls):
+        queries.record_extractions(con, call["out"], call["out"].name, extractor)
+        for status, n in counts.items():
+            totals[status] = totals.get(status, 0) + n
     return totals
 
 

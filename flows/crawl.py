@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -80,7 +81,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, config: WebtextConfig, batches: list[
            staging: Path) -> dict[str, int]:
     progress = create_progress_artifact(0.0, key="crawl-progress",
                                         description="Share of this run's crawl batches done.")
-    stamp = run_name("crawl")()
+    stamp = f"crawl-{datetime.now(UTC):%Y-%m-%d-%H%M}"  # WARC names say which crawl wrote them
     totals: dict[str, int] = {}
     with ExitStack() as stack:
         if config.sample.enabled:

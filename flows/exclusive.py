@@ -8,8 +8,9 @@ colliding. The pipeline's stage subflows run inside their parent's slot.
 
 A process killed while it holds the slot cannot release it, and the server would keep it until the
 lease expires. The holder writes its pid and lease to `WEBTEXT_HOME/warehouse-slot.json`; the next
-run on this home finds the pid dead, releases the lease, and marks that process's flow runs (tagged
-with its pid) crashed, so the UI does not show them running forever.
+run on this home finds the pid dead, releases the lease, and marks that process's flow runs crashed
+(a command's runs carry its pid as a tag; a deployment run names its flow run there), so the UI does
+not show them running forever.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def recover_killed_run(home: Home) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterParentFlowRunId,
         FlowRunFilterState,
         FlowRunFilterStateType,
         FlowRunFilterTags,
@@ -94,10 +97,16 @@ def recover_killed_run(home: Home) -> list[str]:
             client.release_concurrency_slots_with_lease(UUID(holder["lease_id"]))
         except Exception:  # noqa: BLE001  expired or already released: nothing is held
             pass
+        unfinished = FlowRunFilterState(type=FlowRunFilterStateType(
+            any_=[StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED]))
         running = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            tags=FlowRunFilterTags(all_=[run_tag(holder["pid"])]),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(
-                any_=[StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED]))))
+            tags=FlowRunFilterTags(all_=[run_tag(holder["pid"])]), state=unfinished))
+        if holder.get("flow_run_id"):  # a deployment run: it and the stage subflow it was in
+            run_id = UUID(holder["flow_run_id"])
+            running += client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[run_id]), state=unfinished))
+            running += client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]), state=unfinished))
         for run in running:
             client.set_flow_run_state(run.id, Crashed(message=f"process {holder['pid']} was killed"),
                                       force=True)
@@ -121,7 +130,9 @@ def warehouse_slot(timeout_s: float | None = None) -> Iterator[None]:
     ensure_limit(home)
     slot = concurrency(limit_name(home), occupy=1, timeout_seconds=timeout_s, strict=True)
     with ConcurrencyContext() as leases, slot:  # the context records the lease id as it is taken
-        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+        from prefect.runtime import flow_run
+
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "flow_run_id": flow_run.id,
                   "lease_id": str(leases.cleanup_lease_ids[-1])}
         atomic_write_bytes(home.root / HOLDER_FILE, json.dumps(holder).encode())
         token = _held.set(True)

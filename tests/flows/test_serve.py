@@ -1,5 +1,7 @@
-"""`webtext serve`: the deployments, their schedules and parameters, and a deployment run."""
+"""`webtext serve`: the deployments, their schedules and parameters, a deployment run; the warehouse slot
+runs queue on, and what the next run does when its holder was killed."""
 
+import json
 import signal
 import subprocess
 import time
@@ -90,3 +92,39 @@ def test_the_warehouse_slot_admits_one_holder_at_a_time(home):
                 pass
             assert other.submit(take, 1).result() == "timed out"
         assert other.submit(take, 10).result() == "held"
+
+
+HOLDER = """
+import time
+from prefect import flow
+from flows.exclusive import holds_warehouse
+
+@flow(name="holder")
+@holds_warehouse
+def hold():
+    time.sleep(120)
+
+hold()
+"""
+
+
+def test_a_run_killed_in_its_slot_is_marked_crashed_and_its_slot_freed(home):
+    import sys
+
+    from flows.exclusive import HOLDER_FILE, warehouse_slot
+
+    home.root.mkdir(parents=True)
+    holder = home.root / HOLDER_FILE
+    child = subprocess.Popen([sys.executable, "-c", HOLDER], env=cli_env(home.root),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(holder.exists, timeout=60)
+    flow_run_id = json.loads(holder.read_text())["flow_run_id"]
+    child.kill()
+    child.wait()
+
+    started = time.monotonic()
+    with warehouse_slot(timeout_s=10):  # released at once, not when its 300 s lease would end
+        pass
+    assert time.monotonic() - started < 10 and not holder.exists()
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run_id).state.name == "Crashed"

@@ -78,25 +78,11 @@ def _run_flows(args: argparse.Namespace, home: Home) -> int:
     quiet_user_error_tracebacks()
     from prefect import tags
 
-    import warehouse
-    from flows.exclusive import run_tag, warehouse_slot
+    from flows.exclusive import command_holds_warehouse, run_tag
 
-    # Hold the warehouse for the whole command: a second command fails at once, naming us. Then the
-    # slot that deployment runs queue on; the file is let go before the slot, so a queued run never
-    # finds it still open. The runs carry this process's tag, so that if it is killed, the next
-    # command marks them crashed.
-    con = warehouse.connect(home.warehouse)
-    try:
-        with warehouse_slot(timeout_s=SLOT_WAIT_S), tags(run_tag()):
-            try:
-                results = pipeline(config) if args.command == "run" else [STAGES[args.name](config)]
-            finally:
-                con.close()
-    except TimeoutError:
-        raise WebtextError(f"warehouse {home.warehouse} is busy: a Prefect run holds the "
-                           f"warehouse concurrency slot (the UI's Concurrency page names it)") from None
-    finally:
-        con.close()
+    # The runs carry this process's tag, so that if it is killed, the next command marks them crashed.
+    with command_holds_warehouse(home, SLOT_WAIT_S), tags(run_tag()):
+        results = pipeline(config) if args.command == "run" else [STAGES[args.name](config)]
     for result in results:
         print(result.summary)
     print(f"results: warehouse {home.warehouse} (WEBTEXT_HOME={home.root}); "

@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 from uuid import UUID
 
+from components.errors import WebtextError
 from components.files import atomic_write_bytes, stable_hash
 from components.home import Home
 
@@ -126,7 +127,12 @@ def warehouse_slot(timeout_s: float | None = None) -> Iterator[None]:
     from prefect.concurrency.sync import concurrency
 
     home = Home.from_env()
-    recover_killed_run(home)
+    crashed = recover_killed_run(home)
+    if crashed:
+        from prefect.logging import get_logger
+
+        get_logger("webtext").warning("a killed run held the warehouse; marked crashed: %s",
+                                      ", ".join(crashed))
     ensure_limit(home)
     slot = concurrency(limit_name(home), occupy=1, timeout_seconds=timeout_s, strict=True)
     with ConcurrencyContext() as leases, slot:  # the context records the lease id as it is taken
@@ -141,6 +147,27 @@ def warehouse_slot(timeout_s: float | None = None) -> Iterator[None]:
         finally:
             _held.reset(token)
             (home.root / HOLDER_FILE).unlink(missing_ok=True)
+
+
+@contextmanager
+def command_holds_warehouse(home: Home, wait_s: float) -> Iterator[None]:
+    """What a `webtext` command holds while it writes: the warehouse file first, so that a second
+    command fails at once naming this one; then the slot deployment runs queue on, waiting `wait_s`
+    for a run that holds it. The file is let go before the slot, so a queued run never finds it open."""
+    import warehouse
+
+    con = warehouse.connect(home.warehouse)
+    try:
+        with warehouse_slot(timeout_s=wait_s):
+            try:
+                yield
+            finally:
+                con.close()
+    except TimeoutError:
+        raise WebtextError(f"warehouse {home.warehouse} is busy: a Prefect run holds its concurrency slot "
+                           f"{limit_name(home)} (the UI's Concurrency page shows it)") from None
+    finally:
+        con.close()
 
 
 def holds_warehouse(fn: Callable[P, R]) -> Callable[P, R]:

@@ -26,10 +26,11 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, home: Home) -> int:
     import warehouse
     from components.gc import remove, size, unreferenced
-    from flows.exclusive import warehouse_slot
+    from flows.cli import SLOT_WAIT_S
+    from flows.exclusive import command_holds_warehouse
     from warehouse.gc import referenced
 
-    with warehouse_slot(timeout_s=10), warehouse.connect(home.warehouse) as con:
+    with command_holds_warehouse(home, SLOT_WAIT_S), warehouse.connect(home.warehouse) as con:
         refs = referenced(con)
         doomed = []
         for area, depth in _AREAS.items():

@@ -14,6 +14,7 @@ from components.config import ScheduleConfig, WebtextConfig
 from components.home import Home
 
 DEPLOYMENT = "webtext"  # each flow's deployment name: `pipeline/webtext`, `crawl/webtext`, ...
+UNRESPONSIVE_RUNS = "webtext: crash unresponsive runs"
 
 
 def _schedules(entry: ScheduleConfig | None) -> list:
@@ -43,6 +44,37 @@ def deployments(config: WebtextConfig) -> list:
             for name, flow in flows.items()]
 
 
+def ensure_unresponsive_run_automation() -> None:
+    """Have the server mark a webtext run `Crashed` once its heartbeats stop: a run whose machine or
+    `serve` process died cannot say so itself (Prefect's zombie-flow recipe, for runs tagged webtext)."""
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+    from prefect.settings import get_current_settings
+
+    try:
+        Automation.read(name=UNRESPONSIVE_RUNS)
+        return
+    except ValueError:  # not there yet
+        pass
+    every = get_current_settings().flows.heartbeat_frequency or 180
+    ended = {f"prefect.flow-run.{state}" for state in ("Completed", "Failed", "Cancelled", "Crashed")}
+    Automation(
+        name=UNRESPONSIVE_RUNS,
+        description=f"A webtext flow run with no heartbeat for {3 * every} s is marked Crashed.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"}, expect={"prefect.flow-run.heartbeat", *ended},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            match_related=ResourceSpecification({"prefect.resource.role": "tag",
+                                                 "prefect.resource.id": "prefect.tag.webtext"}),
+            for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+            within=timedelta(seconds=3 * every)),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, message="no heartbeat: its process died")],
+    ).create()
+
+
 def serve(config: WebtextConfig) -> None:
     """Register the deployments and run their flow runs until interrupted (schedules pause then)."""
     from prefect import serve as serve_deployments
@@ -50,4 +82,5 @@ def serve(config: WebtextConfig) -> None:
     from flows.exclusive import ensure_limit
 
     ensure_limit(Home.from_env())
+    ensure_unresponsive_run_automation()
     serve_deployments(*deployments(config))

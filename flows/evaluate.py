@@ -41,15 +41,17 @@ def slug(name: str) -> str:
 
 
 def _input_hashes(config: WebtextConfig) -> dict[str, str]:
-    """What the scores depend on besides the checkpoint and the config: the bytes of every file read."""
-    files = expand_inputs(config.evaluate.texts, "evaluate.texts") if config.evaluate.texts else []
+    """What the scores depend on besides the checkpoint and the config: the bytes of every file read,
+    by what it is (`texts/<name>`, `<task>/<split>`), not where it lies."""
+    files = {f"texts/{path.name}": path for path in
+             (expand_inputs(config.evaluate.texts, "evaluate.texts") if config.evaluate.texts else [])}
     for source in [*config.evaluate.tasks, *config.finetune.tasks]:
         for split, path in source.files.items():
             resolved = Path(os.path.expandvars(path)).expanduser()
             if not resolved.is_file():
                 raise InputError(f"task {source.name!r}, split {split!r}: {resolved}: no such file")
-            files.append(resolved)
-    return {str(path): sha256_file(path) for path in files}
+            files[f"{source.name}/{split}"] = resolved
+    return {name: sha256_file(path) for name, path in files.items()}
 
 
 def current_evaluation(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home
@@ -92,10 +94,7 @@ def _evaluate(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
                  for r in queries.scores(con, checkpoint_id)]
         return StageResult(stage="evaluate", up_to_date=True,
                            summary=f"evaluate: up to date (checkpoint {checkpoint_id}: {_summary(table)})")
-    tokens = current_token_set(con, config, home)
-    if tokens["token_set_id"] != checkpoint["token_set_id"]:
-        raise InputError(f"checkpoint {checkpoint_id} was trained on token set {checkpoint['token_set_id']}, "
-                         f"not the current {tokens['token_set_id']}")
+    tokens = current_token_set(con, config, home)  # the one the checkpoint was trained on
     snapshot = snapshots.snapshot_row(con, checkpoint["snapshot_id"])
     evaluated = dict(directory=checkpoint["directory"], sha256=checkpoint["sha256"],
                      tokenizer=tokens["tokenizer_path"])

@@ -95,13 +95,17 @@ def resolve_weights(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> tup
 def run(args: argparse.Namespace, home: Home) -> int:
     import warehouse
 
+    if args.action == "promote":  # a write: it queues behind runs as the stages do
+        from flows.cli import SLOT_WAIT_S
+        from flows.exclusive import command_holds_warehouse
+
+        with command_holds_warehouse(home, SLOT_WAIT_S), warehouse.connect(home.warehouse) as con:
+            return _promote(con, home, args)
     with warehouse.connect(home.warehouse) as con:
         if args.action == "list":
             return _list(con)
         if args.action == "show":
             return _show(con, home, args.ref)
-        if args.action == "promote":
-            return _promote(con, home, args)
         version, directory, lineage = _verified(con, home, args.ref)
     from components.evaluate.registry import export_transformers
 

@@ -62,8 +62,8 @@ def promote(con: duckdb.DuckDBPyConnection, config: WebtextConfig, version: dict
     return [] if accepted else failures
 
 
-def _lineage(con: duckdb.DuckDBPyConnection, checkpoint: dict, name: str, number: int, config: WebtextConfig,
-             home: Home) -> dict:
+def _lineage(con: duckdb.DuckDBPyConnection, checkpoint: dict, name: str, number: int,
+             config: WebtextConfig) -> dict:
     from components.evaluate.registry import code_version
     from components.tokenize.bpe import END_OF_TEXT
 
@@ -118,7 +118,7 @@ def _register(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
     path = f"{name}/{number}"
     directory = home.registry / path
     shutil.rmtree(directory, ignore_errors=True)  # left by a run that died before recording it
-    lineage = _lineage(con, checkpoint, name, number, config, home)
+    lineage = _lineage(con, checkpoint, name, number, config)
     lineage_sha256 = write_version(directory, weights_dir=checkpoint["directory"],
                                    tokenizer_json=checkpoint["tokenizer_path"], lineage=lineage)
     queries.record_version(con, name=name, number=number, checkpoint_id=checkpoint_id, path=path,

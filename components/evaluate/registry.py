@@ -44,7 +44,8 @@ def code_version() -> str:
 
 
 def model_card(lineage: dict) -> str:
-    """README.md with the Hugging Face metadata header (datasets, metrics, base model, model-index)."""
+    """README.md with the Hugging Face metadata header (datasets, metrics, model-index). It has no
+    `base_model`: the checkpoints registered are pretrained from scratch."""
     name, version = lineage["name"], lineage["version"]
     metrics = lineage["metrics"]
     results = [{"task": {"type": "text-generation"}, "dataset": {"name": task, "type": task},
@@ -53,9 +54,7 @@ def model_card(lineage: dict) -> str:
     header = {"library_name": "transformers", "pipeline_tag": "text-generation", "tags": ["webtext", "gpt"],
               "datasets": [f"webtext-snapshot-{lineage['snapshot_id']}"],
               "metrics": sorted({metric for scores in metrics.values() for metric in scores}),
-              "base_model": lineage.get("base_model"),
               "model-index": [{"name": f"{name}:{version}", "results": results}]}
-    header = {key: value for key, value in header.items() if value is not None}
     rows = "\n".join(f"| {task} | {metric} | {value:.4f} |" for task, scores in sorted(metrics.items())
                      for metric, value in sorted(scores.items()))
     shape = lineage["model"]

@@ -64,6 +64,12 @@ def test_serve_registers_every_deployment_with_its_schedule_and_typed_parameters
     assert "the `crawl` stage" in str(definitions["WebtextConfig"]).lower()
     assert by_flow["crawl"].parameters["config"]["crawl"]["per_host"] == 4  # tiny.yaml's value
     assert limit.limit == 1
+    from prefect.automations import Automation
+
+    from flows.deployments import UNRESPONSIVE_RUNS
+
+    automation = Automation.read(name=UNRESPONSIVE_RUNS)
+    assert automation.trigger.posture == "Proactive" and automation.actions[0].state == "CRASHED"
 
 
 def test_a_deployment_run_completes_in_the_served_process(served, home):

@@ -3,7 +3,8 @@
 Snapshots, tokenizers, token sets, training runs, registry versions, extracted-text shards and n-gram
 indexes that no warehouse row names go, and so does the scratch of killed processes. Raw WARC files are
 the crawl's only copy of the web, so they stay unless `--warc` is given (and then only those no URL or
-extraction names). Staging batches stay: they are what a killed run resumes from.
+extraction names). Staging batches stay: they are what a killed run resumes from. A training run
+that no checkpoint row names goes too, resumable state and all: finish or rerun a stage first.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     gc.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
 
 
+def staged_warc_files(home: Home) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return {name for outcomes in (home.staging / "crawl").glob("outcomes-*.parquet")
+            for name in pq.read_table(outcomes, columns=["warc_file"]).column(0).to_pylist() if name}
+
+
 def run(args: argparse.Namespace, home: Home) -> int:
     import warehouse
     from components.gc import remove, size, unreferenced
@@ -33,6 +41,9 @@ def run(args: argparse.Namespace, home: Home) -> int:
     with command_holds_warehouse(home, SLOT_WAIT_S), warehouse.connect(home.warehouse) as con:
         refs = referenced(con)
         doomed = []
+        # A killed crawl's fetched batches name their WARC files in staging until the next crawl
+        # records them: those files are referenced too.
+        refs["warc"] |= staged_warc_files(home)
         for area, depth in _AREAS.items():
             if area == "warc" and not args.warc:
                 continue

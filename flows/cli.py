@@ -16,7 +16,6 @@ from components.home import Home
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "sample.yaml"
-SLOT_WAIT_S = 10  # a command waits this long for a deployment run to let the warehouse go
 
 
 def _prepare_environment() -> Home:
@@ -81,7 +80,7 @@ def _run_flows(args: argparse.Namespace, home: Home) -> int:
     from flows.exclusive import command_holds_warehouse, run_tag
 
     # The runs carry this process's tag, so that if it is killed, the next command marks them crashed.
-    with command_holds_warehouse(home, SLOT_WAIT_S), tags(run_tag()):
+    with command_holds_warehouse(home), tags(run_tag()):
         results = pipeline(config) if args.command == "run" else [STAGES[args.name](config)]
     for result in results:
         print(result.summary)

@@ -10,6 +10,7 @@ rerun says up to date.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -77,8 +78,11 @@ def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> s
 def evaluate(config: WebtextConfig) -> StageResult:
     """Score the current pretrained checkpoint; record every score and a report."""
     home = Home.from_env()
-    with warehouse.connect(home.warehouse) as con:
-        return _evaluate(con, config, home)
+    try:
+        with warehouse.connect(home.warehouse) as con:
+            return _evaluate(con, config, home)
+    finally:
+        _model_and_encoding.cache_clear()  # a served process must not keep the model between runs
 
 
 def _summary(results: list[Result]) -> str:
@@ -116,16 +120,24 @@ def _evaluate(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
                        summary=f"evaluate: checkpoint {checkpoint_id}: {_summary(results)}")
 
 
+@functools.lru_cache(maxsize=1)
+def _model_and_encoding(directory: str, sha256: str, tokenizer: str, device: str):
+    """Loaded (and its weights hashed) once for all of an evaluation's tasks, not once per task."""
+    from components.model.checkpoint import load_model
+    from components.tokenize.bpe import tiktoken_encoding
+
+    return load_model(Path(directory), sha256).to(device), tiktoken_encoding(Path(tokenizer))
+
+
 def _loaded(evaluated: dict, config: WebtextConfig):
     """The checkpoint's model on the configured device, its encoding, an encode function, the
     end-of-text id and the scorer's options."""
     from components.evaluate.scoring import resolve_device
-    from components.model.checkpoint import load_model
-    from components.tokenize.bpe import END_OF_TEXT, encode_document, tiktoken_encoding
+    from components.tokenize.bpe import END_OF_TEXT, encode_document
 
     device = resolve_device(config.evaluate.device)
-    model = load_model(Path(evaluated["directory"]), evaluated["sha256"]).to(device)
-    encoding = tiktoken_encoding(Path(evaluated["tokenizer"]))
+    model, encoding = _model_and_encoding(str(evaluated["directory"]), evaluated["sha256"],
+                                          str(evaluated["tokenizer"]), device)
     options = dict(batch_size=config.evaluate.batch_size, device=device)
     return (model, encoding, lambda text: encode_document(encoding, text).tolist(),
             encoding.encode_single_token(END_OF_TEXT), options)

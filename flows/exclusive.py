@@ -24,14 +24,18 @@ import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 from uuid import UUID
 
 from components.errors import WebtextError
 from components.files import atomic_write_bytes, stable_hash
 from components.home import Home
 
+if TYPE_CHECKING:
+    import duckdb
+
 HOLDER_FILE = "warehouse-slot.json"
+SLOT_WAIT_S = 10  # a command waits this long for a deployment run to let the warehouse go
 _held: ContextVar[bool] = ContextVar("webtext_warehouse_slot", default=False)
 P, R = ParamSpec("P"), TypeVar("R")
 
@@ -150,17 +154,18 @@ def warehouse_slot(timeout_s: float | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def command_holds_warehouse(home: Home, wait_s: float) -> Iterator[None]:
-    """What a `webtext` command holds while it writes: the warehouse file first, so that a second
-    command fails at once naming this one; then the slot deployment runs queue on, waiting `wait_s`
-    for a run that holds it. The file is let go before the slot, so a queued run never finds it open."""
+def command_holds_warehouse(home: Home, wait_s: float = SLOT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    """What a `webtext` command holds while it writes, yielded as its connection: the warehouse file
+    first, so that a second command fails at once naming this one; then the slot deployment runs queue
+    on, waiting `wait_s` for a run that holds it. The file is let go before the slot, so a queued run
+    never finds it open."""
     import warehouse
 
     con = warehouse.connect(home.warehouse)
     try:
         with warehouse_slot(timeout_s=wait_s):
             try:
-                yield
+                yield con
             finally:
                 con.close()
     except TimeoutError:

@@ -32,13 +32,11 @@ def staged_warc_files(home: Home) -> set[str]:
 
 
 def run(args: argparse.Namespace, home: Home) -> int:
-    import warehouse
     from components.gc import remove, size, unreferenced
-    from flows.cli import SLOT_WAIT_S
     from flows.exclusive import command_holds_warehouse
     from warehouse.gc import referenced
 
-    with command_holds_warehouse(home, SLOT_WAIT_S), warehouse.connect(home.warehouse) as con:
+    with command_holds_warehouse(home) as con:
         refs = referenced(con)
         doomed = []
         # A killed crawl's fetched batches name their WARC files in staging until the next crawl

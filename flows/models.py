@@ -96,10 +96,9 @@ def run(args: argparse.Namespace, home: Home) -> int:
     import warehouse
 
     if args.action == "promote":  # a write: it queues behind runs as the stages do
-        from flows.cli import SLOT_WAIT_S
         from flows.exclusive import command_holds_warehouse
 
-        with command_holds_warehouse(home, SLOT_WAIT_S), warehouse.connect(home.warehouse) as con:
+        with command_holds_warehouse(home) as con:
             return _promote(con, home, args)
     with warehouse.connect(home.warehouse) as con:
         if args.action == "list":

@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup demo test browser bench clean
+.PHONY: setup demo test browser bench docs clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,10 @@ browser:
 
 bench: setup
 	$(BIN)/python benchmarks/source_throughput.py
+
+# docs/config.md is generated from the typed config schema; a test fails when it is out of date.
+docs: setup
+	$(BIN)/webtext config --markdown > docs/config.md
 
 clean:
 	rm -rf .webtext

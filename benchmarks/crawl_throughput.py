@@ -207,10 +207,10 @@ def run_reference(n: int, port: int, concurrency: int) -> dict:
 def run_ours(n: int, port: int, concurrency: int, batch_urls: int, workdir: Path) -> dict:
     import pyarrow as pa
 
-    import warehouse
-    from components.config import load_config
-    from components.crawl.batch import crawl_batch
-    from warehouse import crawl as queries
+    from webtext import warehouse
+    from webtext.components.config import load_config
+    from webtext.components.crawl.batch import crawl_batch
+    from webtext.warehouse import crawl as queries
 
     per_host = math.ceil(concurrency / len(HOSTS))
     config = load_config(None, [
@@ -314,7 +314,7 @@ def label(n: int) -> str:
 
 
 def main() -> None:
-    from components.config import CrawlConfig
+    from webtext.components.config import CrawlConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--urls", type=int, default=10_000, help="URLs for the throughput runs")

@@ -88,9 +88,9 @@ def replicate(by_id: dict, copies: int) -> dict:
 
 def archive(bodies: dict[str, bytes], urls: dict[str, str], warc_dir: Path) -> list:
     """Each page as a crawl would have archived it: gzip on the wire, charset as `classify` finds it."""
-    from components.crawl.decoding import classify
-    from components.crawl.warc import FetchRecord, WarcWriter
-    from components.extract.pages import PageRef
+    from webtext.components.crawl.decoding import classify
+    from webtext.components.crawl.warc import FetchRecord, WarcWriter
+    from webtext.components.extract.pages import PageRef
 
     refs = []
     headers = [("Content-Type", "text/html"), ("Content-Encoding", "gzip")]
@@ -108,7 +108,7 @@ def archive(bodies: dict[str, bytes], urls: dict[str, str], warc_dir: Path) -> l
 
 def bare(extractor: str):
     """The library call alone, with the stage's settings: no title, no canonical URL."""
-    from components.extract.html import RESILIPARSE_OPTIONS, TRAFILATURA_OPTIONS
+    from webtext.components.extract.html import RESILIPARSE_OPTIONS, TRAFILATURA_OPTIONS
 
     if extractor == "trafilatura":
         import trafilatura
@@ -130,8 +130,8 @@ def run_raw(extractor: str, bodies: dict[str, bytes], urls: dict[str, str]) -> t
 def run_ours(extractor: str, refs: list, warc_dir: Path, out: Path, workers: int):
     import pyarrow.parquet as pq
 
-    from components.config import ExtractConfig
-    from components.extract.pages import extract_pages
+    from webtext.components.config import ExtractConfig
+    from webtext.components.extract.pages import extract_pages
 
     start = time.perf_counter()
     counts = extract_pages(
@@ -153,7 +153,7 @@ def main() -> None:
                         help="archive and extract each page this many times (4: about one batch)")
     args = parser.parse_args()
 
-    from components.config import ExtractConfig
+    from webtext.components.config import ExtractConfig
 
     judged = ExtractConfig().extractor
     bodies, urls, gold = (replicate(d, args.copies) for d in load(args.data))

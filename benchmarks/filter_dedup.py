@@ -53,10 +53,10 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from components.config import DedupConfig, FilterConfig
-from components.extract.dedup import MinHasher, cluster, exact_key
-from components.extract.filters import STOP_WORDS, Doc, build_filters, judge
-from components.sample.prose import stdlib_articles
+from webtext.components.config import DedupConfig, FilterConfig
+from webtext.components.extract.dedup import MinHasher, cluster, exact_key
+from webtext.components.extract.filters import STOP_WORDS, Doc, build_filters, judge
+from webtext.components.sample.prose import stdlib_articles
 
 BATCH = 1000  # documents generated, then judged, at a time
 RECENT = 1000  # originals a planted document may copy: bounded, so generation streams

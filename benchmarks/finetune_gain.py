@@ -58,8 +58,8 @@ def _tsv(path: Path) -> list[dict]:
 
 def token_set(vocab: int) -> tuple[Path, Path, float]:
     """Tokenizer and token set of the unlabelled text; the val split's tokens per byte."""
-    from components.tokenize.bpe import END_OF_TEXT, tiktoken_encoding, train
-    from components.tokenize.shards import encode_snapshot, write_manifest
+    from webtext.components.tokenize.bpe import END_OF_TEXT, tiktoken_encoding, train
+    from webtext.components.tokenize.shards import encode_snapshot, write_manifest
 
     directory = WORK / f"tokens-{vocab}"
     manifest = directory / "manifest.json"
@@ -79,7 +79,8 @@ def token_set(vocab: int) -> tuple[Path, Path, float]:
 
 
 def pretrain(vocab: int, minutes: float) -> tuple[Path, str, dict]:
-    from components.train.run import train
+    from webtext.components.train.job import PretrainJob
+    from webtext.components.train.run import train
 
     tokens, tokenizer, per_byte = token_set(vocab)
     out = WORK / f"pretrain-{vocab}-{minutes:g}min"
@@ -94,7 +95,7 @@ def pretrain(vocab: int, minutes: float) -> tuple[Path, str, dict]:
                             "val_every_steps": 500, "val_batches": 20, "checkpoint_every_steps": 10**6,
                             "log_every_steps": 100, "sample_tokens": 32}}
         start = time.perf_counter()
-        train(job)
+        train(PretrainJob.model_validate(job))
         result = json.loads((out / "result.json").read_text())
         result["seconds"] = time.perf_counter() - start
         (out / "result.json").write_text(json.dumps(result, indent=1))
@@ -132,17 +133,18 @@ def _write_tsv(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 def finetune(task: dict, parent: Path, sha: str, vocab: int, scratch: bool, lr: float, seed: int) -> float:
-    from components.finetune.run import finetune as run
+    from webtext.components.finetune.run import finetune as run
+    from webtext.components.train.job import FinetuneJob
 
     name = f"{task['name']}-{'scratch' if scratch else 'pretrained'}-lr{lr:g}-seed{seed}"
     out = WORK / "runs" / parent.name / name
     if not (out / "result.json").exists():
         out.mkdir(parents=True, exist_ok=True)
-        run({"out": str(out), "parent": str(parent), "parent_sha256": sha,
+        run(FinetuneJob.model_validate({"out": str(out), "parent": str(parent), "parent_sha256": sha,
              "model": {**SHAPE, "vocab_size": vocab},
              "from_scratch": scratch, "tokenizer": str(WORK / "tokenizer.json"), "task": task,
              "finetune": {"learning_rate": lr, "seed": seed, "epochs": 3, "batch_size": 32, "lm_weight": 0.5},
-             "cache_dir": str(WORK / "cache")})
+             "cache_dir": str(WORK / "cache")}))
     return json.loads((out / "result.json").read_text())["scores"]["acc"]
 
 

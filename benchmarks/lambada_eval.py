@@ -34,7 +34,7 @@ LAMBADA = DATA / "tasks/lambada/lambada_test.jsonl"
 
 def export(parent: Path, sha: str, vocab: int) -> tuple[Path, dict]:
     """The checkpoint as a registry entry and its transformers export (rebuilt each run: seconds)."""
-    from components.evaluate.registry import export_transformers, verify_version, write_version
+    from webtext.components.evaluate.registry import export_transformers, verify_version, write_version
 
     work = WORK.parent / "lambada-eval"
     shutil.rmtree(work, ignore_errors=True)
@@ -56,10 +56,10 @@ def export(parent: Path, sha: str, vocab: int) -> tuple[Path, dict]:
 
 
 def ours(entry: Path, lineage: dict, passages: list[str], batch_size: int) -> tuple[dict, float]:
-    from components.config import EvalTaskConfig
-    from components.evaluate.tasks import evaluate_task, last_word_example
-    from components.model.checkpoint import load_model
-    from components.tokenize.bpe import encode_document, tiktoken_encoding
+    from webtext.components.config import EvalTaskConfig
+    from webtext.components.evaluate.tasks import evaluate_task, last_word_example
+    from webtext.components.model.checkpoint import load_model
+    from webtext.components.tokenize.bpe import encode_document, tiktoken_encoding
 
     model = load_model(entry, lineage["files"]["model.safetensors"])
     encoding = tiktoken_encoding(entry / "tokenizer.json")

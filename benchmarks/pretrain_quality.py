@@ -34,8 +34,8 @@ CONTEXT, BATCH, LR, WARMUP = 256, 8, 1e-3, 50
 def prepare(text_path: Path, vocab: int) -> tuple[Path, Path, int]:
     """A token set of the text's first 90% (train) and last 10% (val); returns it, the tokenizer, and
     the held-out tail's UTF-8 bytes."""
-    from components.tokenize.bpe import encode_document, tiktoken_encoding, train
-    from components.tokenize.shards import SplitStats, write_manifest
+    from webtext.components.tokenize.bpe import encode_document, tiktoken_encoding, train
+    from webtext.components.tokenize.shards import SplitStats, write_manifest
 
     text = text_path.read_text()
     cut = int(len(text) * 0.9)
@@ -69,8 +69,8 @@ def held_out_bits_per_byte(logits_of, tokens: np.ndarray, n_bytes: int) -> float
 def ours(directory: Path, shape: dict, precision: str, minutes: float) -> tuple[float, int]:
     import lightning as L
 
-    from components.train.data import TokenData
-    from components.train.module import GPTModule
+    from webtext.components.train.data import TokenData
+    from webtext.components.train.module import GPTModule
 
     module = GPTModule(shape, LR, 1.0, WARMUP, 10**9, 0.1, (0.9, 0.95), 0, 1.0)
     trainer = L.Trainer(accelerator="cpu", devices=1, precision=precision, max_steps=10**9,
@@ -85,7 +85,7 @@ def ours(directory: Path, shape: dict, precision: str, minutes: float) -> tuple[
 def reference(directory: Path, shape: dict, precision: str, minutes: float) -> tuple[float, int]:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from components.train.data import Windows
+    from webtext.components.train.data import Windows
 
     config = GPT2Config(vocab_size=shape["vocab_size"], n_positions=CONTEXT, n_embd=shape["n_embd"],
                         n_layer=shape["n_layer"], n_head=shape["n_head"], resid_pdrop=0.0, embd_pdrop=0.0,
@@ -115,7 +115,7 @@ def reference(directory: Path, shape: dict, precision: str, minutes: float) -> t
 
 
 def _score(directory: Path, logits_of, precision: str) -> float:
-    from components.tokenize.shards import read_manifest, read_split
+    from webtext.components.tokenize.shards import read_manifest, read_split
 
     tokens = np.concatenate(list(read_split(directory, "val")))
     n_bytes = read_manifest(directory)["splits"]["val"]["n_bytes"]

@@ -52,7 +52,7 @@ def gemm_peak(dtype: torch.dtype, n: int = 2048, repeat: int = 10) -> float:
 
 def token_set() -> Path:
     """A token set of random ids in the stage's format (train and val shards + manifest)."""
-    from components.tokenize.shards import SplitStats, write_manifest
+    from webtext.components.tokenize.shards import SplitStats, write_manifest
 
     directory = WORK / "pretrain-tokens"
     if (directory / "manifest.json").exists():
@@ -70,8 +70,8 @@ def token_set() -> Path:
 def ours(shape: dict, precision: str, compile: bool, steps: int, warmup: int) -> float:
     import lightning as L
 
-    from components.train.data import TokenData
-    from components.train.module import GPTModule
+    from webtext.components.train.data import TokenData
+    from webtext.components.train.module import GPTModule
 
     class Clock(L.Callback):
         start = end = 0.0
@@ -97,7 +97,7 @@ def ours(shape: dict, precision: str, compile: bool, steps: int, warmup: int) ->
 def reference(shape: dict, precision: str, compile: bool, steps: int, warmup: int) -> float:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from components.train.data import Windows
+    from webtext.components.train.data import Windows
 
     config = GPT2Config(vocab_size=VOCAB, n_positions=CONTEXT, n_embd=shape["n_embd"],
                         n_layer=shape["n_layer"], n_head=shape["n_head"], resid_pdrop=0.0, embd_pdrop=0.0,
@@ -130,7 +130,7 @@ def main() -> int:
     parser.add_argument("--shapes", nargs="+", default=["4x256", "6x384"])
     parser.add_argument("--no-compile", action="store_true", help="measure without torch.compile only")
     args = parser.parse_args()
-    from components.model.gpt import GPT, GPTConfig
+    from webtext.components.model.gpt import GPT, GPTConfig
 
     torch.manual_seed(0)
     peaks = {"32-true": gemm_peak(torch.float32), "bf16-mixed": gemm_peak(torch.bfloat16)}

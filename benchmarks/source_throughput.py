@@ -215,11 +215,11 @@ def run_reference(path: Path) -> dict:
 
 def run_ours(path: Path, workdir: Path) -> dict:
     """The body of `flows.source.source` for one new dump, minus Prefect and the funnel artifact."""
-    import warehouse
-    from components.config import load_config
-    from components.files import sha256_file, stable_hash
-    from components.source.ingest import config_hash, stage_dump
-    from warehouse import source as queries
+    from webtext import warehouse
+    from webtext.components.config import load_config
+    from webtext.components.files import sha256_file, stable_hash
+    from webtext.components.source.ingest import config_hash, stage_dump
+    from webtext.warehouse import source as queries
 
     config = load_config(None, [])
     root = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))

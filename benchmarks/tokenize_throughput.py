@@ -36,9 +36,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.sample.prose import stdlib_articles
-from components.tokenize.bpe import END_OF_TEXT, load, tiktoken_encoding, train
-from components.tokenize.shards import encode_snapshot, read_split, validation_ids, write_manifest
+from webtext.components.sample.prose import stdlib_articles
+from webtext.components.tokenize.bpe import END_OF_TEXT, load, tiktoken_encoding, train
+from webtext.components.tokenize.shards import encode_snapshot, read_split, validation_ids, write_manifest
 
 SHARED = Path("/work/shared/data")
 WORK = Path(__file__).resolve().parent / ".work"

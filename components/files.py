@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from components.errors import InputError
+from webtext.components.errors import InputError
 
 _BLOCK = 1 << 20
 

@@ -10,8 +10,8 @@ import csv
 import os
 from pathlib import Path
 
-from components.config import EvalTaskConfig, TaskConfig
-from components.errors import InputError
+from webtext.components.config import EvalTaskConfig, TaskConfig
+from webtext.components.errors import InputError
 
 _BUILDERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE}),
              ".json": ("json", {}), ".jsonl": ("json", {})}

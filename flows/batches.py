@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from components.config import ClusterConfig
+from webtext.components.config import ClusterConfig
 
 
 def task_runner(cluster: ClusterConfig):
@@ -22,7 +22,7 @@ def task_runner(cluster: ClusterConfig):
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError as exc:
-        from components.errors import ConfigError
+        from webtext.components.errors import ConfigError
 
         raise ConfigError("cluster.task_runner=dask needs prefect-dask: pip install '.[dask]'") from exc
     if cluster.dask_address:

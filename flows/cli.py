@@ -11,11 +11,11 @@ import os
 import sys
 from pathlib import Path
 
-from components.errors import ConfigError, WebtextError
-from components.home import Home
+from webtext import configs as presets
+from webtext.components.errors import ConfigError, WebtextError
+from webtext.components.home import Home
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "sample.yaml"
+DEFAULT_PRESET = "sample"
 
 
 def _prepare_environment() -> Home:
@@ -28,10 +28,19 @@ def _prepare_environment() -> Home:
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help=f"YAML preset (default: {DEFAULT_CONFIG.relative_to(PROJECT_ROOT)})")
+    parser.add_argument("--config", type=config_path, default=DEFAULT_PRESET,
+                        help=f"a YAML file, or the name of a bundled preset ({', '.join(presets.names())}; "
+                             f"default: {DEFAULT_PRESET})")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one dotted config key with a YAML value; may repeat")
+
+
+def config_path(value: str) -> Path:
+    """A path as given, or a bundled preset by name when no such file exists (`--config tiny`)."""
+    path = Path(value)
+    if not path.exists() and path.suffix == "" and presets.preset(value).is_file():
+        return presets.preset(value)
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,54 +51,59 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--plan", action="store_true",
                      help="print which stages would run and why, and run nothing")
     stage = commands.add_parser("stage", help="run one stage alone")
-    stage.add_argument("name", help="the stage to run: source, crawl, extract, ... (pipeline order)")
+    stage.add_argument("name", help="the stage to run (`webtext run --plan` lists them in pipeline order)")
     add_config_options(stage)
     server = commands.add_parser("server", help="start the Prefect server and UI on 127.0.0.1")
     server.add_argument("--port", type=int, default=4200)
     serve = commands.add_parser("serve", help="serve one deployment per stage and the pipeline, with "
                                 "their schedules, until interrupted")
     add_config_options(serve)
-    from flows import corpus, gc, generate, models
+    from webtext.flows import configure, corpus, gc, generate, models
 
     corpus.add_commands(commands)
     gc.add_command(commands)
     models.add_commands(commands)
     generate.add_command(commands)
+    configure.add_command(commands)
     return parser
 
 
 def _run_flows(args: argparse.Namespace, home: Home) -> int:
-    from components.config import load_config
+    from webtext.components.config import load_config
 
     config = load_config(args.config, args.overrides)
     home.root.mkdir(parents=True, exist_ok=True)  # before Prefect looks for its home inside it
-    from flows.console import quiet_user_error_tracebacks
-    from flows.pipeline import STAGES, pipeline
+    from webtext.flows.console import quiet_console
+    from webtext.flows.pipeline import STAGES, pipeline
 
     if args.command == "stage" and args.name not in STAGES:
         raise WebtextError(f"unknown stage {args.name!r}; stages: {', '.join(STAGES)}")
     if args.command == "run" and args.plan:
-        from flows.plan import plan
+        from webtext.flows.plan import plan
 
         for step in plan(config, home):
             print(f"{step.stage:<10} {step.action:<18} {step.reason}".rstrip())
         return 0
-    quiet_user_error_tracebacks()
+    quiet_console()
     from prefect import tags
 
-    from flows.exclusive import command_holds_warehouse, run_tag
+    from webtext.flows.exclusive import command_holds_warehouse, run_tag
 
     # The runs carry this process's tag, so that if it is killed, the next command marks them crashed.
     with command_holds_warehouse(home), tags(run_tag()):
-        results = pipeline(config) if args.command == "run" else [STAGES[args.name](config)]
+        results = pipeline(config) if args.command == "run" else [STAGES[args.name].flow(config)]
     for result in results:
         print(result.summary)
-    print(f"results: warehouse {home.warehouse} (WEBTEXT_HOME={home.root}); "
-          "run history: `webtext server`, then http://127.0.0.1:4200")
+    api = os.environ.get("PREFECT_API_URL")  # set when a server was named or reused; else a temporary one
+    history = f"{api.removesuffix('/api')}/runs" if api else "`webtext server`, then http://127.0.0.1:4200"
+    print(f"results: warehouse {home.warehouse} (WEBTEXT_HOME={home.root}); run history: {history}")
     return 0
 
 
-def _server(args: argparse.Namespace) -> int:
+def _server(args: argparse.Namespace, home: Home) -> int:
+    from webtext.flows.api import record_server
+
+    record_server(home, args.port)  # exec keeps this pid, so the record names the server's process
     # The UI finds the API at the URL it is told, 127.0.0.1:4200 by default: another port needs saying.
     os.environ.setdefault("PREFECT_UI_API_URL", f"http://127.0.0.1:{args.port}/api")
     command = ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(args.port)]
@@ -97,8 +111,8 @@ def _server(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, home: Home) -> int:
-    from components.config import load_config
-    from flows.deployments import serve
+    from webtext.components.config import load_config
+    from webtext.flows.deployments import serve
 
     config = load_config(args.config, args.overrides)
     home.root.mkdir(parents=True, exist_ok=True)
@@ -111,23 +125,30 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "server":
-            return _server(args)
+            return _server(args, home)
+        from webtext.flows.api import choose_api
+
+        choose_api(home)
         if args.command == "corpus":
-            from flows import corpus
+            from webtext.flows import corpus
 
             return corpus.run(args, home)
+        if args.command == "config":
+            from webtext.flows import configure
+
+            return configure.run(args, home)
         if args.command == "gc":
-            from flows import gc
+            from webtext.flows import gc
 
             return gc.run(args, home)
         if args.command == "serve":
             return _serve(args, home)
         if args.command == "models":
-            from flows import models
+            from webtext.flows import models
 
             return models.run(args, home)
         if args.command == "generate":
-            from flows import generate
+            from webtext.flows import generate
 
             return generate.run(args, home)
         return _run_flows(args, home)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from components.errors import InputError
-from components.home import Home
+from webtext.components.errors import InputError
+from webtext.components.home import Home
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _one(con, prefix: str) -> dict:
-    from warehouse import extract as queries
+    from webtext.warehouse import extract as queries
 
     found = queries.find_snapshots(con, prefix)
     if not found:
@@ -33,9 +33,9 @@ def _one(con, prefix: str) -> dict:
 
 
 def run(args: argparse.Namespace, home: Home) -> int:
-    import warehouse
-    from components.extract.snapshot import export, read_manifest, verify
-    from warehouse import extract as queries
+    from webtext import warehouse
+    from webtext.components.extract.snapshot import export, read_manifest, verify
+    from webtext.warehouse import extract as queries
 
     with warehouse.connect(home.warehouse) as con:
         if args.action == "list":

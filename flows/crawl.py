@@ -1,4 +1,4 @@
-"""The `crawl` flow: pending URLs -> batches (one task each) -> WARC files + statuses per batch."""
+"""The `crawl` stage: pending URLs -> batches (one task each) -> WARC files + statuses per batch."""
 
 from __future__ import annotations
 
@@ -8,19 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 
-import warehouse
-from components.config import WebtextConfig
-from components.crawl.batch import crawl_batch, read_archives, read_urls
-from components.crawl.warc import recover
-from components.files import expand_inputs
-from components.home import Home
-from flows.batches import run_batches
-from flows.exclusive import holds_warehouse
-from flows.results import StageResult, run_name
-from warehouse import crawl as queries
+from webtext.components.config import WebtextConfig
+from webtext.components.crawl.batch import crawl_batch, read_archives, read_urls
+from webtext.components.crawl.warc import recover
+from webtext.components.files import expand_inputs
+from webtext.components.home import Home
+from webtext.flows.batches import run_batches
+from webtext.flows.stage import Context, Plan, Stage
+from webtext.warehouse import crawl as queries
 
 
 @task(task_run_name="crawl-batch-{index:05d}")
@@ -35,34 +33,34 @@ def read_warc_inputs(batches: list[Path], config: WebtextConfig, outcomes: Path)
     return dict(read_archives(urls, inputs, config.crawl, outcomes))
 
 
-def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
-    """Why the stage would run now, or None when it is up to date."""
-    pending = queries.pending_count(con)
-    leftovers = list((home.staging / "crawl").glob("outcomes-*.parquet"))
-    if leftovers:
-        return f"{len(leftovers)} fetched batch(es) of a killed run to record"
-    return f"{pending:,} URLs pending" if pending else None
-
-
-@flow(name="crawl", flow_run_name=run_name("crawl"))
-@holds_warehouse
-def crawl(config: WebtextConfig) -> StageResult:
+class Crawl(Stage):
     """Fetch every pending URL (or read it from WARC archives) into one terminal status."""
-    home = Home.from_env()
-    repaired = recover(home.warc) if home.warc.exists() else []
-    if repaired:
-        get_run_logger().info("repaired WARC files left open by a killed crawl: %s", ", ".join(repaired))
-    with warehouse.connect(home.warehouse) as con:
+
+    name = "crawl"
+    areas = {"warc": 1}
+
+    def plan(self, ctx: Context) -> Plan:
+        leftovers = sorted((ctx.home.staging / "crawl").glob("outcomes-*.parquet"))
+        if leftovers:
+            return Plan(f"{len(leftovers)} fetched batch(es) of a killed run to record")
+        pending = queries.pending_count(ctx.con)
+        return Plan(f"{pending:,} URLs pending") if pending else Plan(None, "no pending URLs")
+
+    def run(self, ctx: Context, plan: Plan) -> str:
+        con, config, home = ctx.con, ctx.config, ctx.home
+        repaired = recover(home.warc) if home.warc.exists() else []
+        if repaired:
+            get_run_logger().info("repaired WARC files left open by a killed crawl: %s", ", ".join(repaired))
         staging = home.staging / "crawl"
         # A killed crawl may have finished batches it never recorded: their WARC files are closed
         # before their outcome file is written, so recording them now is safe and saves a re-fetch.
-        for leftover in sorted(staging.glob("outcomes-*.parquet")):
+        leftovers = sorted(staging.glob("outcomes-*.parquet"))
+        for leftover in leftovers:
             queries.record_results(con, leftover)
+        shutil.rmtree(staging, ignore_errors=True)
         pending = queries.pending_count(con)
         if not pending:
-            shutil.rmtree(staging, ignore_errors=True)
-            return StageResult(stage="crawl", up_to_date=True, summary="crawl: up to date (no pending URLs)")
-        shutil.rmtree(staging, ignore_errors=True)
+            return f"recorded {len(leftovers)} fetched batch(es) of a killed run; no URLs pending"
         staging.mkdir(parents=True)
         batches = queries.write_pending_batches(con, staging / "batches", config.crawl.batch_urls)
         if config.crawl.fetcher == "warc":
@@ -70,11 +68,10 @@ def crawl(config: WebtextConfig) -> StageResult:
             queries.record_results(con, staging / "outcomes-warc.parquet")
         else:
             counts = _fetch(con, config, batches, staging)
+        shutil.rmtree(staging)  # every batch is recorded: nothing is left to resume from
         _report(con, counts, pending)
-    fetched = sum(counts.values())
-    summary = ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    return StageResult(stage="crawl", up_to_date=False,
-                       summary=f"crawl: {fetched:,} of {pending:,} pending URLs done ({summary})")
+        done = ", ".join(f"{n:,} {status}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        return f"{sum(counts.values()):,} of {pending:,} pending URLs done ({done})"
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, config: WebtextConfig, batches: list[Path],
@@ -85,7 +82,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, config: WebtextConfig, batches: list[
     totals: dict[str, int] = {}
     with ExitStack() as stack:
         if config.sample.enabled:
-            from components.sample import build_site, sample_address, serve_sample
+            from webtext.components.sample import build_site, sample_address, serve_sample
 
             ip, port = sample_address(config.crawl.resolve)
             stack.enter_context(serve_sample(build_site(config.sample), ip, port))
@@ -109,3 +106,7 @@ def _report(con: duckdb.DuckDBPyConnection, counts: dict[str, int], pending: int
                                       "and the whole warehouse.")
     create_table_artifact(key="crawl-failing-hosts", table=queries.failing_hosts(con) or [{"host": "none"}],
                           description="Hosts with the most fetch failures.")
+
+
+STAGE = Crawl()
+crawl = STAGE.flow

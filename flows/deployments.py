@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from components.config import ScheduleConfig, WebtextConfig
-from components.home import Home
+from webtext.components.config import ScheduleConfig, WebtextConfig
+from webtext.components.home import Home
 
 DEPLOYMENT = "webtext"  # each flow's deployment name: `pipeline/webtext`, `crawl/webtext`, ...
 UNRESPONSIVE_RUNS = "webtext: crash unresponsive runs"
@@ -31,10 +31,10 @@ def deployments(config: WebtextConfig) -> list:
     """The RunnerDeployments of the pipeline and of every stage, with their schedules."""
     from prefect.deployments.runner import EntrypointType
 
-    from flows.pipeline import STAGES, pipeline
+    from webtext.flows.pipeline import STAGES, pipeline
 
     parameters = {"config": config.model_dump(mode="json")}
-    flows = {"pipeline": pipeline, **STAGES}
+    flows = {"pipeline": pipeline, **{name: stage.flow for name, stage in STAGES.items()}}
     # By module path, not file path: a file entrypoint puts flows/ on sys.path, where flows/tokenize.py
     # would shadow the standard library's `tokenize` in every process the run spawns.
     return [flow.to_deployment(name=DEPLOYMENT, parameters=parameters, tags=["webtext", name],
@@ -79,7 +79,7 @@ def serve(config: WebtextConfig) -> None:
     """Register the deployments and run their flow runs until interrupted (schedules pause then)."""
     from prefect import serve as serve_deployments
 
-    from flows.exclusive import ensure_limit
+    from webtext.flows.exclusive import ensure_limit
 
     ensure_limit(Home.from_env())
     ensure_unresponsive_run_automation()

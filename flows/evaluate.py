@@ -1,11 +1,9 @@
-"""The `evaluate` flow: the current pretrained checkpoint -> its scores in `evaluations`.
+"""The `evaluate` stage: the current pretrained checkpoint -> its scores in `evaluations`.
 
 Scores: bits per byte on the token set's validation split (task `validation`) and on the fixed
 `evaluate.texts` (each file `texts/<name>`, all together `texts`); every zero/few-shot task; and the
 contamination of every evaluation set (these tasks and the fine-tuning tasks' validation splits) with
-the checkpoint's training snapshot. Fine-tuned scores are the finetune stage's; this one only shows
-them. The run id hashes the checkpoint, the config and the bytes of every file read, so an unchanged
-rerun says up to date.
+the checkpoint's training snapshot.
 """
 
 from __future__ import annotations
@@ -15,25 +13,21 @@ import os
 import re
 from pathlib import Path
 
-import duckdb
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-import warehouse
-from components.config import EvalTaskConfig, WebtextConfig
-from components.errors import InputError
-from components.extract.snapshot import DATA_FILE
-from components.files import expand_inputs, sha256_file, stable_hash
-from components.home import Home
-from flows.exclusive import holds_warehouse
-from flows.pretrain import current_checkpoint
-from flows.results import StageResult, run_name
-from flows.tokenize import current_token_set
-from warehouse import evaluate as queries
-from warehouse import extract as snapshots
-
-EVALUATE_VERSION = 1  # bump when the same checkpoint and config would now score differently
-Result = tuple[str, str, float, int]  # task, metric, value, n_examples
+from webtext.components.config import EvalTaskConfig, WebtextConfig
+from webtext.components.errors import InputError
+from webtext.components.evaluate.report import Result, report, summary
+from webtext.components.extract.snapshot import DATA_FILE
+from webtext.components.files import expand_inputs, sha256_file
+from webtext.components.home import Home
+from webtext.components.records import Checkpoint, TokenSet
+from webtext.flows.pretrain import STAGE as PRETRAIN
+from webtext.flows.stage import Context, Plan, Stage
+from webtext.flows.tokenize import STAGE as TOKENIZE
+from webtext.warehouse import evaluate as queries
+from webtext.warehouse import extract as snapshots
 
 
 def slug(name: str) -> str:
@@ -55,76 +49,68 @@ def _input_hashes(config: WebtextConfig) -> dict[str, str]:
     return {name: sha256_file(path) for name, path in files.items()}
 
 
-def current_evaluation(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home
-                       ) -> tuple[dict, str, dict | None]:
-    """The current checkpoint, the id of its evaluation under the current config, and that run's row
-    (None until it has run)."""
-    checkpoint = current_checkpoint(con, config, home)
-    run_id = stable_hash([checkpoint["checkpoint_id"], checkpoint["sha256"],
-                          config.evaluate.model_dump(mode="json"),
-                          [t.model_dump(mode="json") for t in config.finetune.tasks],
-                          _input_hashes(config), EVALUATE_VERSION])[:16]
-    return checkpoint, run_id, queries.evaluation_run(con, run_id)
+class Evaluate(Stage):
+    """Score the current pretrained checkpoint; record every score and a report.
 
+    The run id hashes the checkpoint, the config and the bytes of every file read, so an unchanged
+    rerun is up to date. Fine-tuned scores are the finetune stage's: this one only shows them.
+    """
 
-def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
-    """Why the stage would run now, or None when it is up to date."""
-    checkpoint, _, done = current_evaluation(con, config, home)
-    return None if done else f"checkpoint {checkpoint['checkpoint_id']} is not evaluated under this config"
+    name = "evaluate"
+    areas = {"evaluate/ngrams": 1}
 
+    def subject(self, config: WebtextConfig) -> str:
+        return config.register.name
 
-@flow(name="evaluate", flow_run_name=run_name("evaluate"))
-@holds_warehouse
-def evaluate(config: WebtextConfig) -> StageResult:
-    """Score the current pretrained checkpoint; record every score and a report."""
-    home = Home.from_env()
-    try:
-        with warehouse.connect(home.warehouse) as con:
-            return _evaluate(con, config, home)
-    finally:
-        _model_and_encoding.cache_clear()  # a served process must not keep the model between runs
-
-
-def _summary(results: list[Result]) -> str:
-    shown = [(t, m, v) for t, m, v, _ in results if m in ("bpb", "acc") and not t.startswith("texts/")]
-    return ", ".join(f"{t} {m} {v:.3f}" for t, m, v in shown)
-
-
-def _evaluate(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> StageResult:
-    checkpoint, run_id, done = current_evaluation(con, config, home)
-    checkpoint_id = checkpoint["checkpoint_id"]
-    if done is not None:
+    def plan(self, ctx: Context) -> Plan:
+        checkpoint: Checkpoint = PRETRAIN.current(ctx)
+        config = ctx.config
+        settings = config.evaluate.model_dump(mode="json")
+        finetune_tasks = [t.model_dump(mode="json") for t in config.finetune.tasks]
+        run_id = self.output_id(checkpoint.checkpoint_id, checkpoint.sha256, settings, finetune_tasks,
+                                _input_hashes(config))
+        if queries.evaluation_run(ctx.con, run_id) is None:
+            return Plan(f"checkpoint {checkpoint.checkpoint_id} is not evaluated under this config",
+                        work=(checkpoint, run_id))
         table = [(r["task"], r["metric"], r["value"], r["n_examples"])
-                 for r in queries.scores(con, checkpoint_id)]
-        return StageResult(stage="evaluate", up_to_date=True,
-                           summary=f"evaluate: up to date (checkpoint {checkpoint_id}: {_summary(table)})")
-    tokens = current_token_set(con, config, home)  # the one the checkpoint was trained on
-    snapshot = snapshots.snapshot_row(con, checkpoint["snapshot_id"])
-    evaluated = dict(directory=checkpoint["directory"], sha256=checkpoint["sha256"],
-                     tokenizer=tokens["tokenizer_path"])
-    val = tokens["splits"]["val"]
-    results = bits_per_byte(evaluated, tokens["directory"], val["n_tokens"] / max(val["n_bytes"], 1), config)
+                 for r in queries.scores(ctx.con, checkpoint.checkpoint_id)]
+        return Plan(None, f"checkpoint {checkpoint.checkpoint_id}: {summary(table)}", output=checkpoint)
+
+    def run(self, ctx: Context, plan: Plan) -> str:
+        checkpoint, run_id = plan.work
+        try:
+            return _evaluate(ctx, checkpoint, run_id)
+        finally:
+            _model_and_encoding.cache_clear()  # a served process must not keep the model between runs
+
+
+def _evaluate(ctx: Context, checkpoint: Checkpoint, run_id: str) -> str:
+    config, home = ctx.config, ctx.home
+    tokens: TokenSet = TOKENIZE.current(ctx)  # the one the checkpoint was trained on
+    snapshot = snapshots.snapshot_row(ctx.con, checkpoint.snapshot_id)
+    evaluated = dict(directory=checkpoint.directory, sha256=checkpoint.sha256,
+                     tokenizer=tokens.tokenizer_path)
+    results = bits_per_byte(evaluated, tokens.directory, tokens.splits["val"].tokens_per_byte, config)
     for eval_task in config.evaluate.tasks:
         results += zero_shot(evaluated, eval_task, config, home)
-    results += contamination(home.snapshots / snapshot["path"] / DATA_FILE, checkpoint["snapshot_id"],
-                             config, home)
+    results += contamination(home.snapshots / snapshot["path"] / DATA_FILE, checkpoint.snapshot_id, config,
+                             home)
     generations = sample_generations(evaluated, config)
-    finetuned = queries.finetuned_scores(con, checkpoint_id)
-    report = _report(config.register.name, checkpoint_id, results, finetuned, generations,
-                     config.evaluate.contamination_ngram)
-    queries.record_run(con, run_id=run_id, checkpoint_id=checkpoint_id,
-                       config_json=config.evaluate.model_dump_json(), report=report, results=results)
-    create_markdown_artifact(key=f"eval-{slug(config.register.name)}", markdown=report,
-                             description=f"Evaluation of checkpoint {checkpoint_id}.")
-    return StageResult(stage="evaluate", up_to_date=False,
-                       summary=f"evaluate: checkpoint {checkpoint_id}: {_summary(results)}")
+    finetuned = queries.finetuned_scores(ctx.con, checkpoint.checkpoint_id)
+    markdown = report(config.register.name, checkpoint.checkpoint_id, results, finetuned, generations,
+                      config.evaluate.contamination_ngram)
+    queries.record_run(ctx.con, run_id=run_id, checkpoint_id=checkpoint.checkpoint_id,
+                       config_json=config.evaluate.model_dump_json(), report=markdown, results=results)
+    create_markdown_artifact(key=f"eval-{slug(config.register.name)}", markdown=markdown,
+                             description=f"Evaluation of checkpoint {checkpoint.checkpoint_id}.")
+    return f"checkpoint {checkpoint.checkpoint_id}: {summary(results)}"
 
 
 @functools.lru_cache(maxsize=1)
 def _model_and_encoding(directory: str, sha256: str, tokenizer: str, device: str):
     """Loaded (and its weights hashed) once for all of an evaluation's tasks, not once per task."""
-    from components.model.checkpoint import load_model
-    from components.tokenize.bpe import tiktoken_encoding
+    from webtext.components.model.checkpoint import load_model
+    from webtext.components.tokenize.bpe import tiktoken_encoding
 
     return load_model(Path(directory), sha256).to(device), tiktoken_encoding(Path(tokenizer))
 
@@ -132,8 +118,8 @@ def _model_and_encoding(directory: str, sha256: str, tokenizer: str, device: str
 def _loaded(evaluated: dict, config: WebtextConfig):
     """The checkpoint's model on the configured device, its encoding, an encode function, the
     end-of-text id and the scorer's options."""
-    from components.evaluate.scoring import resolve_device
-    from components.tokenize.bpe import END_OF_TEXT, encode_document
+    from webtext.components.evaluate.scoring import resolve_device
+    from webtext.components.tokenize.bpe import END_OF_TEXT, encode_document
 
     device = resolve_device(config.evaluate.device)
     model, encoding = _model_and_encoding(str(evaluated["directory"]), evaluated["sha256"],
@@ -149,8 +135,8 @@ def bits_per_byte(evaluated: dict, token_dir: Path, tokens_per_byte: float, conf
     """bpb on the validation split, on each of `evaluate.texts`, and on all of them together."""
     from functools import reduce
 
-    from components.evaluate.bpb import stream_bits, text_bits
-    from components.tokenize.shards import read_split
+    from webtext.components.evaluate.bpb import stream_bits, text_bits
+    from webtext.components.tokenize.shards import read_split
 
     model, _, encode, eot, options = _loaded(evaluated, config)
     val = stream_bits(model, read_split(token_dir, "val"), tokens_per_byte, config.evaluate.val_tokens,
@@ -169,8 +155,8 @@ def bits_per_byte(evaluated: dict, token_dir: Path, tokens_per_byte: float, conf
 @task(task_run_name="task-{eval_task.name}")
 def zero_shot(evaluated: dict, eval_task: EvalTaskConfig, config: WebtextConfig, home: Home) -> list[Result]:
     """One zero- or few-shot task's metrics."""
-    from components.evaluate.tasks import evaluate_task, examples
-    from components.task_files import load_split
+    from webtext.components.evaluate.tasks import evaluate_task, examples
+    from webtext.components.task_files import load_split
 
     model, _, encode, _, options = _loaded(evaluated, config)
     cache = home.root / "cache"
@@ -183,7 +169,7 @@ def zero_shot(evaluated: dict, eval_task: EvalTaskConfig, config: WebtextConfig,
 
 
 def _finetune_texts(config: WebtextConfig, home: Home) -> dict[str, list[str]]:
-    from components.task_files import load_split
+    from webtext.components.task_files import load_split
 
     out = {}
     for ft in config.finetune.tasks:
@@ -196,11 +182,11 @@ def _finetune_texts(config: WebtextConfig, home: Home) -> dict[str, list[str]]:
 @task(task_run_name="contamination-{snapshot_id}")
 def contamination(data: Path, snapshot_id: str, config: WebtextConfig, home: Home) -> list[Result]:
     """The share of each evaluation set's examples sharing an n-gram with the training snapshot."""
-    from components.evaluate.contamination import NgramIndex
-    from components.evaluate.contamination import contamination as share
-    from components.evaluate.tasks import examples
-    from components.task_files import load_split
-    from components.tokenize.texts import SnapshotTexts
+    from webtext.components.evaluate.contamination import NgramIndex
+    from webtext.components.evaluate.contamination import contamination as share
+    from webtext.components.evaluate.tasks import examples
+    from webtext.components.task_files import load_split
+    from webtext.components.tokenize.texts import SnapshotTexts
 
     n = config.evaluate.contamination_ngram
     path = home.evaluate / "ngrams" / f"{snapshot_id}-{n}.npy"
@@ -240,25 +226,5 @@ def sample_generations(evaluated: dict, config: WebtextConfig) -> dict[str, str]
     return out
 
 
-def _report(name: str, checkpoint_id: str, results: list[Result], finetuned: list[dict],
-            generations: dict[str, str], ngram: int) -> str:
-    scores = [r for r in results if r[1] != "contamination"]
-    leaks = {t: (v, n) for t, m, v, n in results if m == "contamination"}
-    lines = [f"# {name}: checkpoint `{checkpoint_id}`", "", "## Scores", "", "| task | metric | value | n |",
-             "|---|---|---|---|"]
-    lines += [f"| {t} | {m} | {v:.4f} | {n} |" for t, m, v, n in scores]
-    lines += ["", "bpb: bits per byte (n counts tokens); ppl: perplexity of the target word.", ""]
-    if finetuned:
-        lines += ["## Fine-tuned (from the finetune stage)", "", "| task | metric | value | n | checkpoint |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {r['task']} | {r['metric']} | {r['value']:.4f} | {r['n_examples']} | "
-                  f"`{r['checkpoint_id']}` |" for r in finetuned]
-        lines.append("")
-    lines += [f"## Contamination ({ngram}-grams of words shared with the training snapshot)", "",
-              "| task | examples with an overlap | n |", "|---|---|---|"]
-    lines += [f"| {t} | {v:.1%} | {n} |" for t, (v, n) in leaks.items()]
-    if generations:
-        lines += ["", "## Sample generations", ""]
-        lines += [f"> {text.strip()}".replace("\n", "\n> ") + "\n" for text in generations.values()]
-    return "\n".join(lines) + "\n"
-
+STAGE = Evaluate()
+evaluate = STAGE.flow

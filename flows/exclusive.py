@@ -27,9 +27,9 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 from uuid import UUID
 
-from components.errors import WebtextError
-from components.files import atomic_write_bytes, stable_hash
-from components.home import Home
+from webtext.components.errors import WebtextError
+from webtext.components.files import atomic_write_bytes, stable_hash
+from webtext.components.home import Home
 
 if TYPE_CHECKING:
     import duckdb
@@ -159,7 +159,7 @@ def command_holds_warehouse(home: Home, wait_s: float = SLOT_WAIT_S) -> Iterator
     first, so that a second command fails at once naming this one; then the slot deployment runs queue
     on, waiting `wait_s` for a run that holds it. The file is let go before the slot, so a queued run
     never finds it open."""
-    import warehouse
+    from webtext import warehouse
 
     con = warehouse.connect(home.warehouse)
     try:

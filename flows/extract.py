@@ -1,4 +1,4 @@
-"""The `extract` flow: archived pages -> text shards -> verdicts -> clusters -> a published snapshot.
+"""The `extract` stage: archived pages -> text shards -> verdicts -> clusters -> a published snapshot.
 
 Each step is keyed by its inputs, so a rerun extracts only pages never extracted, re-judges only when
 the filter config changed, and publishes a snapshot only when the kept set is new.
@@ -11,24 +11,23 @@ import shutil
 from pathlib import Path
 
 import duckdb
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-import warehouse
-from components.config import WebtextConfig
-from components.extract import keys
-from components.extract.snapshot import DATA_FILE, MANIFEST_FILE, publish, read_manifest, verify
-from components.files import stable_hash
-from components.home import Home
-from flows.batches import run_batches
-from flows.exclusive import holds_warehouse
-from flows.results import StageResult, run_name
-from warehouse import extract as queries
+from webtext.components.config import WebtextConfig
+from webtext.components.extract import keys
+from webtext.components.extract.snapshot import DATA_FILE, MANIFEST_FILE, publish, read_manifest, verify
+from webtext.components.files import stable_hash
+from webtext.components.home import Home
+from webtext.components.records import Snapshot
+from webtext.flows.batches import run_batches
+from webtext.flows.stage import Context, Plan, Stage
+from webtext.warehouse import extract as queries
 
 
 @task(task_run_name="extract-batch-{index:05d}")
 def extract_batch(index: int, rows: list[tuple], out: Path, config: WebtextConfig) -> dict[str, int]:
-    from components.extract.pages import PageRef, extract_pages
+    from webtext.components.extract.pages import PageRef, extract_pages
 
     extractor = keys.extractor_key(config.extract)
     refs = [PageRef(doc_id=keys.document_id(url, warc_file, offset, extractor), url=url, final_url=final,
@@ -41,7 +40,7 @@ def extract_batch(index: int, rows: list[tuple], out: Path, config: WebtextConfi
 
 @task(task_run_name="judge-{count}-shards")
 def judge(jobs: list[tuple[Path, Path]], count: int, config: WebtextConfig) -> list[tuple[Path, dict]]:
-    from components.extract.verdicts import judge_shards
+    from webtext.components.extract.verdicts import judge_shards
 
     done = []
     for out, counts in judge_shards(jobs, config.extract, config.extract.workers):
@@ -55,7 +54,7 @@ def _dedup(con: duckdb.DuckDBPyConnection, config: WebtextConfig) -> None:
     import numpy as np
     import pyarrow as pa
 
-    from components.extract.dedup import cluster
+    from webtext.components.extract.dedup import cluster
 
     extractor = keys.extractor_key(config.extract)
     candidates = queries.dedup_candidates(con, extractor)
@@ -97,40 +96,48 @@ def _snapshot(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
     return snapshot_id, True
 
 
-def plan(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> str | None:
-    """Why the stage would run now, or None when it is up to date."""
-    extractor, judge_key = keys.extractor_key(config.extract), keys.judge_key(config.extract)
-    if pending := queries.pending_pages(con, extractor):
-        return f"{len(pending):,} archived pages not extracted with this extractor"
-    if shards := queries.shards_to_judge(con, extractor, judge_key):
-        return f"{len(shards):,} text shard(s) to judge under this filter config"
-    if queries.unresolved(con, extractor):
-        return "documents judged but not deduplicated"
-    if not queries.funnel(con, extractor):
-        return None  # nothing archived yet: the stage would publish nothing
-    snapshot_id = keys.snapshot_id(queries.kept_set(con).digest, judge_key)
-    row = queries.snapshot_row(con, snapshot_id)
-    if row is None or not verify(home.snapshots / snapshot_id, row["sha256"]):
-        return f"snapshot {snapshot_id} of the kept set is not published"
-    return None
+def verified_snapshot(row: dict | None, home: Home) -> Snapshot | None:
+    """A `snapshots` row as the record later stages read, if its file is whole; else None."""
+    if row is None or not verify(home.snapshots / row["path"], row["sha256"]):
+        return None
+    return Snapshot(snapshot_id=row["snapshot_id"], data=home.snapshots / row["path"] / DATA_FILE,
+                    n_documents=row["n_documents"], n_bytes=row["n_bytes"])
 
 
-@flow(name="extract", flow_run_name=run_name("extract"))
-@holds_warehouse
-def extract(config: WebtextConfig) -> StageResult:
+class Extract(Stage):
     """Extract new archived pages, judge them, dedup, and publish the kept set as a snapshot."""
-    home = Home.from_env()
-    staging = home.staging / "extract"  # judged shards wait here until they are loaded
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        with warehouse.connect(home.warehouse) as con:
-            return _extract(con, config, home, staging)
-    finally:
+
+    name = "extract"
+    areas = {"extract": 1, "snapshots": 1}
+
+    def plan(self, ctx: Context) -> Plan:
+        con, config = ctx.con, ctx.config
+        extractor, judge_key = keys.extractor_key(config.extract), keys.judge_key(config.extract)
+        if pending := queries.pending_pages(con, extractor):
+            return Plan(f"{len(pending):,} archived pages not extracted with this extractor")
+        if shards := queries.shards_to_judge(con, extractor, judge_key):
+            return Plan(f"{len(shards):,} text shard(s) to judge under this filter config")
+        if queries.unresolved(con, extractor):
+            return Plan("documents judged but not deduplicated")
+        if not queries.funnel(con, extractor):  # a snapshot of nothing would only mislead the stages after
+            return Plan(None, "no archived pages yet: run the crawl stage")
+        snapshot_id = keys.snapshot_id(queries.kept_set(con).digest, judge_key)
+        snapshot = verified_snapshot(queries.snapshot_row(con, snapshot_id), ctx.home)
+        if snapshot is None:
+            return Plan(f"snapshot {snapshot_id} of the kept set is not published")
+        return Plan(None, f"snapshot {snapshot_id}", output=snapshot)
+
+    def run(self, ctx: Context, plan: Plan) -> str:
+        staging = ctx.home.staging / "extract"  # judged shards wait here until they are loaded
         shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            return _extract(ctx.con, ctx.config, ctx.home, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
-def _extract(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home, staging: Path) -> StageResult:
+def _extract(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home, staging: Path) -> str:
     extractor, judge_key = keys.extractor_key(config.extract), keys.judge_key(config.extract)
     extracted = _extract_new(con, config, home)
     shards = queries.shards_to_judge(con, extractor, judge_key)
@@ -141,26 +148,18 @@ def _extract(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home, 
             queries.record_verdicts(con, out, judge_key)
             for reason, n in counts.items():
                 judged[reason] = judged.get(reason, 0) + n
-    deduplicated = bool(shards) or queries.unresolved(con, extractor) > 0
-    if deduplicated:
+    if shards or queries.unresolved(con, extractor):
         _dedup(con, config)
     rows = queries.funnel(con, extractor)
-    if not rows:  # a snapshot of nothing would only mislead the stages after this one
-        return StageResult(stage="extract", up_to_date=True,
-                           summary="extract: up to date (no archived pages yet: run the crawl stage)")
+    if not rows:
+        return f"{sum(extracted.values()):,} pages extracted, none readable: no snapshot"
     snapshot_id, published = _snapshot(con, config, home)
-    if not (extracted or judged or published or deduplicated):
-        return StageResult(stage="extract", up_to_date=True,
-                           summary=f"extract: up to date (snapshot {snapshot_id})")
     _report(con, config, extracted, rows, snapshot_id)
     kept = next((r for r in rows if r["verdict"] == "kept"), {"documents": 0, "bytes": 0})
     total = sum(r["documents"] for r in rows)
-    return StageResult(
-        stage="extract", up_to_date=False,
-        summary=f"extract: {sum(extracted.values()):,} pages extracted, {sum(judged.values()):,} judged; "
-                f"{kept['documents']:,} of {total:,} documents kept ({kept['bytes']:,} bytes); "
-                f"snapshot {snapshot_id}" + ("" if published else " (already published)"),
-    )
+    return (f"{sum(extracted.values()):,} pages extracted, {sum(judged.values()):,} judged; "
+            f"{kept['documents']:,} of {total:,} documents kept ({kept['bytes']:,} bytes); "
+            f"snapshot {snapshot_id}" + ("" if published else " (already published)"))
 
 
 def _extract_new(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home) -> dict[str, int]:
@@ -203,3 +202,7 @@ def _report(con: duckdb.DuckDBPyConnection, config: WebtextConfig, extracted: di
         lines.append(f"- **{example['verdict']}** {example['url']}: {excerpt}")
     create_markdown_artifact(key="extract-examples", markdown="\n".join(lines),
                              description="A few documents per verdict, the first 300 characters of each.")
+
+
+STAGE = Extract()
+extract = STAGE.flow

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from components.home import Home
-
-# area -> how many levels below it an entry is (registry: <name>/<version>)
-_AREAS = {"snapshots": 1, "tokenizers": 1, "tokens": 1, "runs": 1, "registry": 2, "extract": 1,
-          "evaluate/ngrams": 1, "warc": 1}
+from webtext.components.home import Home
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
@@ -32,17 +28,19 @@ def staged_warc_files(home: Home) -> set[str]:
 
 
 def run(args: argparse.Namespace, home: Home) -> int:
-    from components.gc import remove, size, unreferenced
-    from flows.exclusive import command_holds_warehouse
-    from warehouse.gc import referenced
+    from webtext.components.gc import remove, size, unreferenced
+    from webtext.flows.exclusive import command_holds_warehouse
+    from webtext.flows.pipeline import STAGES
+    from webtext.warehouse.gc import referenced
 
+    areas = {area: depth for stage in STAGES.values() for area, depth in stage.areas.items()}
     with command_holds_warehouse(home) as con:
         refs = referenced(con)
         doomed = []
         # A killed crawl's fetched batches name their WARC files in staging until the next crawl
         # records them: those files are referenced too.
         refs["warc"] |= staged_warc_files(home)
-        for area, depth in _AREAS.items():
+        for area, depth in areas.items():
             if area == "warc" and not args.warc:
                 continue
             names = refs[area]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from components.home import Home
+from webtext.components.home import Home
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
@@ -20,10 +20,10 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, home: Home) -> int:
     import torch
 
-    import warehouse
-    from components.model.checkpoint import load_model
-    from components.tokenize.bpe import END_OF_TEXT, encode_document, tiktoken_encoding
-    from flows.models import resolve_weights
+    from webtext import warehouse
+    from webtext.components.model.checkpoint import load_model
+    from webtext.components.tokenize.bpe import END_OF_TEXT, encode_document, tiktoken_encoding
+    from webtext.flows.models import resolve_weights
 
     with warehouse.connect(home.warehouse) as con:
         directory, sha256, tokenizer = resolve_weights(con, home, args.ref)

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import duckdb
 
-from components.errors import InputError
-from components.home import Home
-from warehouse import evaluate as evaluations
-from warehouse import pretrain as checkpoints
-from warehouse import registry as queries
+from webtext.components.errors import InputError
+from webtext.components.home import Home
+from webtext.warehouse import evaluate as evaluations
+from webtext.warehouse import pretrain as checkpoints
+from webtext.warehouse import registry as queries
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    from flows.cli import add_config_options
+    from webtext.flows.cli import add_config_options
 
     models = commands.add_parser("models", help="list, show, promote and export registered model versions")
     actions = models.add_subparsers(dest="action", required=True)
@@ -66,7 +66,7 @@ def resolve_version(con: duckdb.DuckDBPyConnection, ref: str) -> dict:
 
 
 def _verified(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> tuple[dict, Path, dict]:
-    from components.evaluate.registry import verify_version
+    from webtext.components.evaluate.registry import verify_version
 
     version = resolve_version(con, ref)
     directory = home.registry / version["path"]
@@ -76,9 +76,9 @@ def _verified(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> tuple[dic
 def resolve_weights(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> tuple[Path, str, Path]:
     """The weights directory, weights sha256 and tokenizer.json a REF names: a registered version's
     (verified), or a checkpoint's own run when REF is a checkpoint id that no version names."""
-    from components.model.checkpoint import WEIGHTS
-    from flows.tokenize import TOKENIZER_FILE
-    from warehouse import tokenize as tokenizers
+    from webtext.components.records import WEIGHTS
+    from webtext.flows.tokenize import TOKENIZER_FILE
+    from webtext.warehouse import tokenize as tokenizers
 
     if "@" in ref or ":" in ref or queries.latest(con, ref) is not None:
         _, directory, lineage = _verified(con, home, ref)
@@ -93,10 +93,10 @@ def resolve_weights(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> tup
 
 
 def run(args: argparse.Namespace, home: Home) -> int:
-    import warehouse
+    from webtext import warehouse
 
     if args.action == "promote":  # a write: it queues behind runs as the stages do
-        from flows.exclusive import command_holds_warehouse
+        from webtext.flows.exclusive import command_holds_warehouse
 
         with command_holds_warehouse(home) as con:
             return _promote(con, home, args)
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, home: Home) -> int:
         if args.action == "show":
             return _show(con, home, args.ref)
         version, directory, lineage = _verified(con, home, args.ref)
-    from components.evaluate.registry import export_transformers
+    from webtext.components.evaluate.registry import export_transformers
 
     export_transformers(directory, args.out.resolve(), lineage)
     architecture = json.loads((args.out / "config.json").read_text())["architectures"][0]
@@ -168,8 +168,8 @@ def _show(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> int:
 
 
 def _promote(con: duckdb.DuckDBPyConnection, home: Home, args: argparse.Namespace) -> int:
-    from components.config import load_config
-    from flows.register import promote
+    from webtext.components.config import load_config
+    from webtext.flows.register import promote
 
     config = load_config(args.config, args.overrides)
     version, _, _ = _verified(con, home, args.ref)

@@ -1,38 +1,27 @@
-"""The `pipeline` flow: every stage in order, each one a subflow that also runs alone."""
+"""The stages in pipeline order, and the `pipeline` flow that runs them all.
+
+`STAGES` is the one list of stages: `webtext run` runs it in order, `run --plan` asks each for its plan,
+`webtext stage NAME` looks a stage up in it, `webtext serve` makes a deployment of each, and `webtext gc`
+keeps what each stage's rows name. A new stage is a module that fills `Stage`, added here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from datetime import UTC, datetime
 
 from prefect import flow
 
-from components.config import WebtextConfig
-from flows.crawl import crawl
-from flows.evaluate import evaluate
-from flows.exclusive import holds_warehouse
-from flows.extract import extract
-from flows.finetune import finetune
-from flows.pretrain import pretrain
-from flows.register import register
-from flows.results import StageResult, run_name
-from flows.source import source
-from flows.tokenize import tokenize
+from webtext.components.config import WebtextConfig
+from webtext.flows import crawl, evaluate, extract, finetune, pretrain, register, source, tokenize
+from webtext.flows.exclusive import holds_warehouse
+from webtext.flows.stage import Stage, StageResult
 
-# Pipeline order of INTERFACE.md.
-STAGES: dict[str, Callable[[WebtextConfig], StageResult]] = {
-    "source": source,
-    "crawl": crawl,
-    "extract": extract,
-    "tokenize": tokenize,
-    "pretrain": pretrain,
-    "finetune": finetune,
-    "evaluate": evaluate,
-    "register": register,
-}
+STAGES: dict[str, Stage] = {module.STAGE.name: module.STAGE for module in (
+    source, crawl, extract, tokenize, pretrain, finetune, evaluate, register)}
 
 
-@flow(name="pipeline", flow_run_name=run_name("pipeline"))
+@flow(name="pipeline", flow_run_name=lambda: f"pipeline-{datetime.now(UTC):%Y-%m-%d-%H%M}")
 @holds_warehouse
 def pipeline(config: WebtextConfig) -> list[StageResult]:
     """Run every stage; each reports `up to date` when its inputs and config are unchanged."""
-    return [stage_flow(config) for stage_flow in STAGES.values()]
+    return [stage.flow(config) for stage in STAGES.values()]

@@ -16,15 +16,13 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from components.errors import StageError
-from components.files import sha256_file
-from components.train import PROGRESS
-
-WEIGHTS = "model.safetensors"
+from webtext.components.errors import StageError
+from webtext.components.train import PROGRESS
+from webtext.components.train.job import RESULT_FILE, TrainingResult
 
 
 @task(task_run_name="train-{label}")
-def run_jobs(label: str, job_files: list[Path], module: str, artifact_key: str) -> list[dict]:
+def run_jobs(label: str, job_files: list[Path], module: str, artifact_key: str) -> list[TrainingResult]:
     """Run `python -m module` on the jobs, in one process; return each job's result."""
     logger = get_run_logger()
     artifact = create_progress_artifact(0.0, key=artifact_key, description=f"Training {label}")
@@ -45,15 +43,4 @@ def run_jobs(label: str, job_files: list[Path], module: str, artifact_key: str) 
     if process.wait() != 0:
         raise StageError(f"training {label} failed (exit {process.returncode}); "
                          f"its last lines: {' | '.join(tail)}")
-    return [json.loads((job_file.parent / "result.json").read_text()) for job_file in job_files]
-
-
-def finished_run(run_dir: Path) -> dict | None:
-    """The result of a run that ended but was never registered (the stage was killed in between, or
-    the run was launched by hand on a cluster), if its weights are the ones it recorded."""
-    try:
-        result = json.loads((run_dir / "result.json").read_text())
-    except (OSError, ValueError):
-        return None
-    weights = run_dir / WEIGHTS
-    return result if weights.is_file() and sha256_file(weights) == result["files"][WEIGHTS] else None
+    return [TrainingResult.read(job_file.parent / RESULT_FILE) for job_file in job_files]

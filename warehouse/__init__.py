@@ -1,5 +1,5 @@
 """The DuckDB warehouse: schema, migrations and every SQL statement webtext runs."""
 
-from warehouse.connection import WarehouseBusy, connect, transaction
+from webtext.warehouse.connection import WarehouseBusy, connect, transaction
 
 __all__ = ["WarehouseBusy", "connect", "transaction"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from components.errors import WebtextError
-from warehouse.migrations import migrate
+from webtext.components.errors import WebtextError
+from webtext.warehouse.migrations import migrate
 
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.+?) \(PID (?P<pid>\d+)\)")
 

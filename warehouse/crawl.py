@@ -6,15 +6,15 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.connection import transaction
+from webtext.components.crawl.status import UrlStatus
+from webtext.warehouse.connection import transaction
 
 # Terminal statuses, in the order the crawl report lists them.
-STATUSES = ("ok", "http_error", "timeout", "too_large", "robots", "blocked_address", "bad_scheme",
-            "not_html", "redirect_limit", "connection_error", "filtered")
+STATUSES = tuple(status for status in UrlStatus if status.terminal)
 
 
 def pending_count(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT count(*) FROM urls WHERE status = 'pending'").fetchone()[0]
+    return con.execute("SELECT count(*) FROM urls WHERE status = ?", [UrlStatus.pending]).fetchone()[0]
 
 
 def write_pending_batches(con: duckdb.DuckDBPyConnection, directory: Path, batch_urls: int) -> list[Path]:
@@ -27,7 +27,7 @@ def write_pending_batches(con: duckdb.DuckDBPyConnection, directory: Path, batch
         f"""
         COPY (
             SELECT url, (row_number() OVER (ORDER BY hash(url), url) - 1) // {int(batch_urls)} AS batch
-            FROM urls WHERE status = 'pending'
+            FROM urls WHERE status = '{UrlStatus.pending}'
         ) TO '{target}' (FORMAT parquet, PARTITION_BY (batch), OVERWRITE_OR_IGNORE true)
         """
     )
@@ -47,9 +47,9 @@ def record_results(con: duckdb.DuckDBPyConnection, results: Path) -> int:
                    content_type = r.content_type, charset = r.charset, warc_file = r.warc_file,
                    warc_offset = r.warc_offset, warc_length = r.warc_length
             FROM read_parquet(?) r
-            WHERE urls.url = r.url AND urls.status = 'pending'
+            WHERE urls.url = r.url AND urls.status = ?
             """,
-            [str(results)],
+            [str(results), UrlStatus.pending],
         ).fetchone()[0]
     return changed
 
@@ -63,10 +63,10 @@ def failing_hosts(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict]
     rows = con.execute(
         """
         SELECT host, count(*) AS failures, mode(status) AS commonest, any_value(error) AS example
-        FROM urls WHERE status NOT IN ('ok', 'pending', 'filtered')
+        FROM urls WHERE status NOT IN (?, ?, ?)
         GROUP BY host ORDER BY failures DESC, host LIMIT ?
         """,
-        [limit],
+        [UrlStatus.ok, UrlStatus.pending, UrlStatus.filtered, limit],
     ).fetchall()
     return [dict(zip(("host", "failures", "commonest_status", "example_error"), r, strict=True))
             for r in rows]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.connection import one, rows, transaction
-from warehouse.finetune import upsert_scores
+from webtext.warehouse.connection import one, rows, transaction
+from webtext.warehouse.finetune import upsert_scores
 
 
 def evaluation_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict | None:

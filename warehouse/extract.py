@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from warehouse.connection import one, rows, transaction
+from webtext.warehouse.connection import one, rows, transaction
 
 _CURRENT = """
     SELECT e.doc_id, e.shard FROM extractions e

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.connection import rows, transaction
+from webtext.warehouse.connection import rows, transaction
 
 
 def upsert_scores(con: duckdb.DuckDBPyConnection, checkpoint_id: str,

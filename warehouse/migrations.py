@@ -25,7 +25,7 @@ class Migration:
 def available() -> list[Migration]:
     """The migrations shipped with the package, in version order."""
     found = []
-    for entry in resources.files("warehouse").joinpath("migrations").iterdir():
+    for entry in resources.files("webtext.warehouse").joinpath("migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text()))

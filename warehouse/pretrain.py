@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.connection import one, rows, transaction
+from webtext.warehouse.connection import one, rows, transaction
 
 
 def checkpoint_row(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> dict | None:

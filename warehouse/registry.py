@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.connection import one, rows, transaction
+from webtext.warehouse.connection import one, rows, transaction
 
 _VERSION = """
     SELECT v.name, v.version, v.checkpoint_id, v.path, v.lineage_sha256, v.created_at,

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from components.source.submissions import REJECTIONS
-from warehouse.connection import transaction
+from webtext.components.crawl.status import UrlStatus
+from webtext.components.source.submissions import REJECTIONS
+from webtext.warehouse.connection import transaction
 
 # The funnel columns of `source_loads`: lines read, each rejection reason, and selected.
 FUNNEL_COUNTS = ("lines", *REJECTIONS, "selected")
@@ -67,14 +68,15 @@ def load(con: duckdb.DuckDBPyConnection, loads: list[DumpLoad]) -> None:
                     """
                     INSERT INTO urls (url, host, status, error, added_at, added_by)
                     SELECT url, any_value(host),
-                           CASE WHEN any_value(reason) IS NULL THEN 'pending' ELSE 'filtered' END,
+                           CASE WHEN any_value(reason) IS NULL THEN $pending ELSE $filtered END,
                            any_value(reason), now(), $load_id
                     FROM read_parquet($files)
                     GROUP BY url
                     ON CONFLICT (url) DO UPDATE SET status = excluded.status, error = excluded.error
-                    WHERE urls.status IN ('pending', 'filtered')
+                    WHERE urls.status IN ($pending, $filtered)
                     """,
-                    {"files": files, "load_id": item.load_id},
+                    {"files": files, "load_id": item.load_id, "pending": UrlStatus.pending,
+                     "filtered": UrlStatus.filtered},
                 )
             con.execute(
                 f"""
@@ -111,7 +113,7 @@ def funnel(con: duckdb.DuckDBPyConnection, load_ids: list[str]) -> list[dict]:
             if owner != load_id:
                 continue
             row["new_urls"] += n
-            key = "new_pending" if outcome == "pending" else f"filtered_{outcome}"
+            key = "new_pending" if outcome == UrlStatus.pending else f"filtered_{outcome}"
             row[key] = row.get(key, 0) + n
         result.append(row)
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.connection import one, rows, transaction
+from webtext.warehouse.connection import one, rows, transaction
 
 
 def tokenizer_row(con: duckdb.DuckDBPyConnection, tokenizer_id: str) -> dict | None:

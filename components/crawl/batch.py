@@ -17,12 +17,19 @@ import brotli
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.config import CrawlConfig
-from components.crawl.decoding import BoundedDecoder, TooLarge, UnsupportedEncoding, classify, media_type
-from components.crawl.fetcher import Fetcher, FetchResult
-from components.crawl.warc import WarcWriter, iter_responses
-from components.files import atomic_path
-from components.source.urls import BadUrl, normalise
+from webtext.components.config import CrawlConfig
+from webtext.components.crawl.decoding import (
+    BoundedDecoder,
+    TooLarge,
+    UnsupportedEncoding,
+    classify,
+    media_type,
+)
+from webtext.components.crawl.fetcher import Fetcher, FetchResult
+from webtext.components.crawl.status import UrlStatus
+from webtext.components.crawl.warc import WarcWriter, iter_responses
+from webtext.components.files import atomic_path
+from webtext.components.source.urls import BadUrl, normalise
 
 OUTCOMES = pa.schema([
     ("url", pa.string()),
@@ -117,14 +124,15 @@ def read_archives(urls: Iterable[str], inputs: list[Path], config: CrawlConfig, 
             except (UnsupportedEncoding, zlib.error, brotli.error):
                 continue
             if body is None:
-                status, charset = "too_large", None
+                status, charset = UrlStatus.too_large, None
             else:
                 status, charset = classify(page.status, content_type, body)
+            error = None if status == UrlStatus.ok else f"archived as {status}, HTTP {page.status}"
             rows[url] = _row(
                 FetchResult(url, status, http_status=page.status, attempts=0, final_url=page.url,
                             warc=page.ref, content_type=media_type(content_type) or None,
                             charset=charset, fetched_at=page.fetched_at,
-                            error=None if status == "ok" else f"archived as {status}, HTTP {page.status}"),
+                            error=error),
                 warc_file=str(path.resolve()),
             )
     return _write_outcomes(list(rows.values()), outcomes)

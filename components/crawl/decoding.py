@@ -15,6 +15,8 @@ import zlib
 import brotli
 from charset_normalizer import from_bytes
 
+from webtext.components.crawl.status import UrlStatus
+
 # What the fetcher advertises; zstd is left out because its Python decoder cannot bound its output.
 ACCEPT_ENCODING = "gzip, deflate, br"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -144,10 +146,10 @@ def detect_charset(content_type: str | None, body: bytes) -> str:
     return best.encoding if best else "utf-8"
 
 
-def classify(http_status: int, content_type: str | None, body: bytes) -> tuple[str, str | None]:
+def classify(http_status: int, content_type: str | None, body: bytes) -> tuple[UrlStatus, str | None]:
     """The terminal status of a final (non-redirect) response and, for an HTML page, its charset."""
     if not 200 <= http_status < 300:
-        return "http_error", None
+        return UrlStatus.http_error, None
     if not is_html(content_type, body):
-        return "not_html", None
-    return "ok", detect_charset(content_type, body)
+        return UrlStatus.not_html, None
+    return UrlStatus.ok, detect_charset(content_type, body)

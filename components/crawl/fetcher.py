@@ -18,13 +18,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
 import brotli
 import httpx
 
-from components.config import CrawlConfig
-from components.crawl.decoding import (
+from webtext.components.config import CrawlConfig
+from webtext.components.crawl.decoding import (
     ACCEPT_ENCODING,
     BoundedDecoder,
     TooLarge,
@@ -32,10 +32,11 @@ from components.crawl.decoding import (
     classify,
     media_type,
 )
-from components.crawl.guard import AddressGuard, Refused, Unresolvable
-from components.crawl.robots import RobotsPolicy, policy_for, robots_url
-from components.crawl.warc import FetchRecord, WarcRef, WarcWriter
-from components.source.urls import DEFAULT_PORTS
+from webtext.components.crawl.guard import AddressGuard, Refused, Target, Unresolvable
+from webtext.components.crawl.robots import RobotsPolicy, policy_for, robots_url
+from webtext.components.crawl.status import UrlStatus
+from webtext.components.crawl.warc import FetchRecord, WarcRef, WarcWriter
+from webtext.components.source.urls import DEFAULT_PORTS
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks parsers to read at least 500 KiB
@@ -49,7 +50,7 @@ class FetchResult:
     """The terminal status of one URL and where its final response is archived."""
 
     url: str
-    status: str  # a terminal `urls.status` of INTERFACE.md
+    status: UrlStatus  # terminal: never `pending`
     http_status: int | None = None
     attempts: int = 0
     error: str | None = None
@@ -62,9 +63,10 @@ class FetchResult:
 
     @property
     def retryable(self) -> bool:
-        if self.status in ("connection_error", "timeout"):
+        if self.status in (UrlStatus.connection_error, UrlStatus.timeout):
             return True
-        return self.status == "http_error" and (self.http_status == 429 or (self.http_status or 0) >= 500)
+        overloaded = self.http_status == 429 or (self.http_status or 0) >= 500
+        return self.status == UrlStatus.http_error and overloaded
 
 
 @dataclass
@@ -168,18 +170,18 @@ class Fetcher:
         its URLs instead of timing them out.
         """
         host = (urlsplit(url).hostname or "").lower()
-        result = FetchResult(url, "connection_error", error="not attempted")
+        result = FetchResult(url, UrlStatus.connection_error, error="not attempted")
         for attempt in range(1, self.config.retries + 2):
             async with self._slot(host).turn(), self._global:
                 try:
                     async with asyncio.timeout(self.config.timeout_s):
                         result = await self._attempt(url, host)
                 except TimeoutError:
-                    result = FetchResult(url, "timeout",
+                    result = FetchResult(url, UrlStatus.timeout,
                                          error=f"no complete answer within {self.config.timeout_s:g} s")
                 except (ValueError, OSError, httpx.HTTPError) as failure:
                     # Whatever a stranger's URL or server provokes, the URL still gets a status.
-                    result = FetchResult(url, "connection_error",
+                    result = FetchResult(url, UrlStatus.connection_error,
                                          error=f"{type(failure).__name__}: {failure}"[:500])
             result = replace(result, attempts=attempt)
             if not result.retryable or attempt > self.config.retries:
@@ -201,42 +203,42 @@ class Fetcher:
                         await turn.enter_async_context(self._slot(hop_host).turn())
                     policy = await self._robots_for(current)
                     if policy.failure:
-                        status = "timeout" if "Timeout" in policy.failure else "connection_error"
+                        status = _failure_status("Timeout" in policy.failure)
                         return FetchResult(url, status, final_url=current,
                                            error=f"robots.txt unreachable: {policy.failure}"[:500])
                     if not policy.allows(current, self.config.user_agent):
-                        return FetchResult(url, "robots", error=f"robots.txt disallows {current}")
+                        return FetchResult(url, UrlStatus.robots, error=f"robots.txt disallows {current}")
                     response = await self._get(current, self.config.max_bytes)
             except Refused as refused:
                 return FetchResult(url, refused.status, error=str(refused), final_url=current)
             except _Oversized as large:
-                return FetchResult(url, "too_large", http_status=large.status, error=str(large),
+                return FetchResult(url, UrlStatus.too_large, http_status=large.status, error=str(large),
                                    final_url=current, warc=large.ref)
             except (Unresolvable, httpx.TransportError, zlib.error, brotli.error) as failure:
-                status = "timeout" if isinstance(failure, httpx.TimeoutException) else "connection_error"
+                status = _failure_status(isinstance(failure, httpx.TimeoutException))
                 return FetchResult(url, status, error=f"{type(failure).__name__}: {failure}"[:500],
                                    final_url=current)
             location = response.headers.get("location")
             if response.status in _REDIRECTS and location:
                 current = _wire(urljoin(current, location.strip()))
                 if current in seen:
-                    return FetchResult(url, "redirect_limit", http_status=response.status,
+                    return FetchResult(url, UrlStatus.redirect_limit, http_status=response.status,
                                        error=f"redirect loop back to {current}", final_url=current)
                 seen.add(current)
                 continue
             return self._judge(url, current, response)
-        return FetchResult(url, "redirect_limit", error=f"more than {self.config.max_redirects} redirects",
-                           final_url=current)
+        return FetchResult(url, UrlStatus.redirect_limit, final_url=current,
+                           error=f"more than {self.config.max_redirects} redirects")
 
     def _judge(self, url: str, final_url: str, response: _Response) -> FetchResult:
         content_type = response.headers.get("content-type")
         status, charset = classify(response.status, content_type, response.body)
         error = None
-        if status == "http_error":
+        if status == UrlStatus.http_error:
             error = f"HTTP {response.status}"
         elif response.unsupported:
-            status, charset, error = "not_html", None, response.unsupported
-        elif status == "not_html":
+            status, charset, error = UrlStatus.not_html, None, response.unsupported
+        elif status == UrlStatus.not_html:
             error = f"content type {media_type(content_type) or 'missing'}"
         return FetchResult(
             url, status, http_status=response.status, error=error, final_url=final_url,
@@ -288,6 +290,25 @@ class Fetcher:
         """
         target = await self.guard.check(url)
         parts = urlsplit(url)
+        headers = self._request_headers(parts, target)
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        request = self._client.build_request("GET", target.connect_url(_path_of(parts)), headers=headers,
+                                             extensions=extensions)
+        fetched_at = datetime.now(UTC)
+        response = await self._client.send(request, stream=True)
+        try:
+            body = await _read_body(response, limit, truncate)
+        finally:
+            await response.aclose()
+        ref = self._archive(url, target, headers, fetched_at, response, body)
+        if body.truncated and not truncate:
+            raise _Oversized(f"body exceeds crawl.max_bytes={limit:,} decoded bytes",
+                             response.status_code, ref)
+        return _Response(response.status_code, response.headers, body.decoder.body()[:limit], ref, fetched_at,
+                         body.unsupported)
+
+    def _request_headers(self, parts: SplitResult, target: Target) -> dict[str, str]:
+        """The headers of a GET to the vetted `target`, in the order they are sent and archived."""
         host = f"[{target.host}]" if ":" in target.host else target.host  # ASCII (IDNA) form
         if parts.port and parts.port != DEFAULT_PORTS[target.scheme]:
             host = f"{host}:{parts.port}"
@@ -297,57 +318,77 @@ class Fetcher:
             "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
             "Accept-Encoding": ACCEPT_ENCODING,
         }
-        extensions = {}
         if target.scheme == "https":
-            extensions["sni_hostname"] = target.host
             # Pooled connections are keyed by address, not by TLS name: never reuse one for another host.
             headers["Connection"] = "close"
-        request = self._client.build_request("GET", target.connect_url(_path_of(parts)), headers=headers,
-                                             extensions=extensions)
-        fetched_at = datetime.now(UTC)
-        response = await self._client.send(request, stream=True)
-        try:
-            encoding = response.headers.get("content-encoding")
-            try:
-                decoder = BoundedDecoder(encoding, limit)
-                unsupported = None
-            except UnsupportedEncoding as refusal:  # archived as is, judged by its status code
-                decoder, unsupported = BoundedDecoder(None, limit), str(refusal)
-            identity = decoder.identity
-            raw: list[bytes] = decoder.parts if identity else []  # one copy of an unencoded body
-            raw_size, truncated = 0, None
-            declared = response.headers.get("content-length", "")
-            if identity and declared.isdigit() and int(declared) > limit and not truncate:
-                truncated = "length"  # a declared size past the cap is believed, and not read
-            else:
-                async for chunk in response.aiter_raw():
-                    raw_size += len(chunk)
-                    if not identity:
-                        raw.append(chunk)
-                    try:
-                        decoder.feed(chunk)
-                    except TooLarge:
-                        truncated = "length"
-                        break
-                    if decoder.done:
-                        break  # bytes after the end of a compressed stream are junk
-                    if raw_size > limit:  # a compressed body that expands little is capped raw
-                        truncated = "length"
-                        break
-        finally:
-            await response.aclose()
-        ref = self.writer.write(FetchRecord(
+        return headers
+
+    def _archive(self, url: str, target: Target, headers: dict[str, str], fetched_at: datetime,
+                 response: httpx.Response, body: _Body) -> WarcRef:
+        """Archive the exchange as it went over the wire: the headers as sent and received, the body
+        still content-encoded and cut where reading stopped."""
+        return self.writer.write(FetchRecord(
             url=url, ip=target.ip, fetched_at=fetched_at, request_method="GET",
             request_headers=list(headers.items()), status=response.status_code,
             reason=response.reason_phrase, http_version=response.http_version,
             response_headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
-            body=b"".join(raw), truncated=truncated,
+            body=body.raw, truncated=body.truncated,
         ))
-        if truncated and not truncate:
-            raise _Oversized(f"body exceeds crawl.max_bytes={limit:,} decoded bytes",
-                             response.status_code, ref)
-        return _Response(response.status_code, response.headers, decoder.body()[:limit], ref, fetched_at,
-                         unsupported)
+
+
+@dataclass
+class _Body:
+    """A response body as read under the cap: the raw bytes to archive, the decoder holding it decoded."""
+
+    raw: bytes  # as received, still content-encoded, possibly cut
+    decoder: BoundedDecoder
+    truncated: str | None  # "length" when the body was cut at the cap
+    unsupported: str | None  # a Content-Encoding that is archived but not decoded
+
+
+async def _read_body(response: httpx.Response, limit: int, truncate: bool) -> _Body:
+    """Read `response`'s body raw, decoding it as it comes, and stop once it passes `limit`.
+
+    An unencoded body declared larger than `limit` is believed and not read at all, unless
+    `truncate` asks for its first `limit` bytes. A corrupt encoding raises zlib.error or brotli.error.
+    """
+    decoder, unsupported = _decoder(response.headers.get("content-encoding"), limit)
+    identity = decoder.identity
+    raw: list[bytes] = decoder.parts if identity else []  # one copy of an unencoded body
+    raw_size, truncated = 0, None
+    declared = response.headers.get("content-length", "")
+    if identity and declared.isdigit() and int(declared) > limit and not truncate:
+        truncated = "length"  # a declared size past the cap is believed, and not read
+    else:
+        async for chunk in response.aiter_raw():
+            raw_size += len(chunk)
+            if not identity:
+                raw.append(chunk)
+            try:
+                decoder.feed(chunk)
+            except TooLarge:
+                truncated = "length"
+                break
+            if decoder.done:
+                break  # bytes after the end of a compressed stream are junk
+            if raw_size > limit:  # a compressed body that expands little is capped raw
+                truncated = "length"
+                break
+    return _Body(b"".join(raw), decoder, truncated, unsupported)
+
+
+def _decoder(content_encoding: str | None, limit: int) -> tuple[BoundedDecoder, str | None]:
+    """A decoder for `content_encoding`, and why it is not decoded when it cannot be: such a body is
+    archived as is and judged by its status code alone."""
+    try:
+        return BoundedDecoder(content_encoding, limit), None
+    except UnsupportedEncoding as refusal:
+        return BoundedDecoder(None, limit), str(refusal)
+
+
+def _failure_status(timed_out: bool) -> UrlStatus:
+    """An attempt that got no answer either ran out of time or never connected; both are retried."""
+    return UrlStatus.timeout if timed_out else UrlStatus.connection_error
 
 
 def _wire(url: str) -> str:
@@ -356,5 +397,5 @@ def _wire(url: str) -> str:
     return quote(url, safe=_URL_SAFE)
 
 
-def _path_of(parts) -> str:
+def _path_of(parts: SplitResult) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -34,7 +34,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from components.source.urls import DEFAULT_PORTS
+from webtext.components.crawl.status import UrlStatus
+from webtext.components.source.urls import DEFAULT_PORTS
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -72,7 +73,7 @@ class Target:
 class Refused(Exception):
     """A URL the crawl must not fetch; `status` is its `urls.status` (`bad_scheme`, `blocked_address`)."""
 
-    def __init__(self, status: str, message: str):
+    def __init__(self, status: UrlStatus, message: str):
         super().__init__(message)
         self.status = status
 
@@ -192,13 +193,13 @@ class AddressGuard:
         scheme, host, port, ip = self._parse(url)
         if ip is not None:
             if (why := self._verdict(host, port, [ip])) is not None:
-                raise Refused("blocked_address", f"{url}: {why}")
+                raise Refused(UrlStatus.blocked_address, f"{url}: {why}")
             return Target(scheme, host, str(_plain(ip)), port)
         pinned = self._resolve.get(host)
         if pinned is not None:
             ip, port = pinned
             if (why := self._verdict(host, port, [ip])) is not None:
-                raise Refused("blocked_address", f"{url}: {host} is pinned by crawl.resolve; {why}")
+                raise Refused(UrlStatus.blocked_address, f"{url}: {host} is pinned by crawl.resolve; {why}")
             return Target(scheme, host, str(_plain(ip)), port)
         key = (host, port)
         answer = self._answers.get(key)
@@ -208,7 +209,7 @@ class AddressGuard:
             self._answers.move_to_end(key)
         connect, why = answer
         if why is not None:
-            raise Refused("blocked_address", f"{url}: {why}")
+            raise Refused(UrlStatus.blocked_address, f"{url}: {why}")
         return Target(scheme, host, connect, port)
 
     def _parse(self, url: str) -> tuple[str, str, int, Address | None]:
@@ -216,30 +217,31 @@ class AddressGuard:
         found = _SCHEME.match(url)
         scheme = found.group(1).lower() if found else ""
         if scheme not in DEFAULT_PORTS:
-            raise Refused("bad_scheme", f"{url}: scheme {scheme or '(none)'!r} is not http or https")
+            raise Refused(UrlStatus.bad_scheme, f"{url}: scheme {scheme or '(none)'!r} is not http or https")
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise Refused("blocked_address", f"{url}: not a valid URL ({exc})") from None
+            raise Refused(UrlStatus.blocked_address, f"{url}: not a valid URL ({exc})") from None
         if port == 0:
-            raise Refused("blocked_address", f"{url}: port 0")
+            raise Refused(UrlStatus.blocked_address, f"{url}: port 0")
         port = port or DEFAULT_PORTS[scheme]
         host = parts.hostname or ""
         if parts.netloc.rpartition("@")[2].startswith("["):
             ip = _ip_or_none(host)
             if not isinstance(ip, ipaddress.IPv6Address) or ip.scope_id:
-                raise Refused("blocked_address", f"{url}: [{host}] is not a global-scope IPv6 address")
+                why = f"[{host}] is not a global-scope IPv6 address"
+                raise Refused(UrlStatus.blocked_address, f"{url}: {why}")
             return scheme, str(ip), port, ip
         if host.endswith("."):  # the root label: `example.com.` is `example.com`
             host = host[:-1]
         if not host:
-            raise Refused("blocked_address", f"{url}: no host")
+            raise Refused(UrlStatus.blocked_address, f"{url}: no host")
         try:
             host = _hostname(host)
             ipv4 = _ipv4_literal(host)
         except ValueError as exc:
-            raise Refused("blocked_address", f"{url}: {exc}") from None
+            raise Refused(UrlStatus.blocked_address, f"{url}: {exc}") from None
         if ipv4 is not None:
             return scheme, str(ipv4), port, ipv4
         return scheme, host, port, None

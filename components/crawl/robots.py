@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from protego import Protego
 
-from components.source.urls import DEFAULT_PORTS
+from webtext.components.source.urls import DEFAULT_PORTS
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from components.errors import InputError
-from components.evaluate.scoring import stream_nats
+from webtext.components.errors import InputError
+from webtext.components.evaluate.scoring import stream_nats
 
 
 @dataclass(frozen=True)

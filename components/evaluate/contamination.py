@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from components.files import atomic_path
+from webtext.components.files import atomic_path
 
 _WORD = re.compile(r"\w+")
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so the polynomial hash is a bijection per position

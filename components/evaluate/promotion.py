@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from components.config import GateConfig
+from webtext.components.config import GateConfig
 
 LOWER_IS_BETTER = frozenset({"bpb", "ppl", "contamination"})
 Scores = Mapping[tuple[str, str], float]  # (task, metric) -> value

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from components.errors import InputError
-from components.files import publish_directory, sha256_file
-from components.model.checkpoint import CONFIG, WEIGHTS
+from webtext.components.errors import InputError
+from webtext.components.files import publish_directory, sha256_file
+from webtext.components.records import CONFIG, WEIGHTS
 
 LINEAGE, CARD = "lineage.json", "README.md"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -71,7 +71,7 @@ def model_card(lineage: dict) -> str:
 def write_version(directory: Path, *, weights_dir: Path, tokenizer_json: Path, lineage: dict) -> str:
     """Publish a version directory whole (weights, config, tokenizer, card, lineage); returns the
     sha256 of its `lineage.json`. `directory` must not exist."""
-    from components.tokenize.bpe import write_transformers_files
+    from webtext.components.tokenize.bpe import write_transformers_files
 
     def fill(scratch: Path) -> str:
         shutil.copyfile(weights_dir / WEIGHTS, scratch / WEIGHTS)
@@ -111,8 +111,8 @@ def export_transformers(directory: Path, out: Path, lineage: dict) -> None:
     before anything is written."""
     from safetensors.torch import save_file
 
-    from components.model.checkpoint import load_model
-    from components.model.hf import hf_config, to_hf_state_dict
+    from webtext.components.model.checkpoint import load_model
+    from webtext.components.model.hf import hf_config, to_hf_state_dict
 
     model = load_model(directory, lineage["files"][WEIGHTS])
     try:

@@ -19,9 +19,9 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from components.config import EvalTaskConfig
-from components.errors import InputError
-from components.evaluate.scoring import Score, continuation, score
+from webtext.components.config import EvalTaskConfig
+from webtext.components.errors import InputError
+from webtext.components.evaluate.scoring import Score, continuation, score
 
 SHOT_SEPARATOR = "\n\n"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
-from components.config import DedupConfig
+from webtext.components.config import DedupConfig
 
 # The permutations' modulus, a Mersenne prime: (a*x + b) mod p over random a, b is a 2-universal family
 # (Carter & Wegman 1979), and multiplying by a power of two mod 2^61 - 1 is a bit rotation.

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from components.config import (
+from webtext.components.config import (
     C4Config,
     FilterConfig,
     FineWebConfig,
     GopherQualityConfig,
     GopherRepetitionConfig,
 )
-from components.errors import ConfigError
-from components.extract.language import identify, known_languages
+from webtext.components.errors import ConfigError
+from webtext.components.extract.language import identify, known_languages
 
 FILTER_NAMES = ("wikipedia", "too_short", "language", "gopher_repetition", "gopher_quality", "c4", "fineweb")
 

@@ -27,8 +27,8 @@ from urllib.parse import urljoin, urlsplit
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
-from components.crawl.decoding import BoundedDecoder, detect_charset
-from components.errors import ConfigError
+from webtext.components.crawl.decoding import BoundedDecoder, detect_charset
+from webtext.components.errors import ConfigError
 
 BUILT_IN = ("trafilatura", "resiliparse")
 # The benchmark's best settings (module docstring); benchmarks/extract_quality.py runs them bare too.

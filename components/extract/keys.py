@@ -3,8 +3,8 @@ their inputs, so a rerun recognises work it has done and a changed input gets a 
 
 from __future__ import annotations
 
-from components.config import ExtractConfig
-from components.files import stable_hash
+from webtext.components.config import ExtractConfig
+from webtext.components.files import stable_hash
 
 # Bump when the same page or config would now give other text or other verdicts.
 EXTRACT_VERSION = 1

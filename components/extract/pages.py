@@ -15,10 +15,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.crawl.warc import WarcRef, read_response
-from components.errors import InputError
-from components.extract.pool import STATUSES, ExtractionPool, PageJob, PageResult
-from components.files import atomic_path
+from webtext.components.crawl.warc import WarcRef, read_response
+from webtext.components.errors import InputError
+from webtext.components.extract.pool import STATUSES, ExtractionPool, PageJob, PageResult
+from webtext.components.files import atomic_path
 
 PAGES = pa.schema([
     ("doc_id", pa.string()),

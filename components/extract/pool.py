@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
-from components.errors import ConfigError
+from webtext.components.errors import ConfigError
 
 STATUSES = ("ok", "no_text", "extract_timeout", "extract_error")
 _STARTUP_S = 120  # a worker starts (interpreter + trafilatura import) in ~0.5 s here; past this it is stuck
@@ -57,7 +57,7 @@ def _serve(conn: Connection, extractor: str, max_bytes: int) -> None:
     """A worker's life: load the extractor once, then answer one page per message until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
     # Imported here, not at the top: the parent never extracts and need not pay for trafilatura.
-    from components.extract.html import decode_body, extractor_function
+    from webtext.components.extract.html import decode_body, extractor_function
 
     try:
         function = extractor_function(extractor)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from components.errors import InputError
-from components.files import atomic_path, publish_directory, sha256_file
+from webtext.components.errors import InputError
+from webtext.components.files import atomic_path, publish_directory, sha256_file
 
 DATA_FILE = "data.parquet"
 MANIFEST_FILE = "manifest.json"

@@ -15,11 +15,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.config import ExtractConfig
-from components.errors import InputError
-from components.extract.dedup import MinHasher, exact_key
-from components.extract.filters import Doc, build_filters, judge
-from components.files import atomic_path
+from webtext.components.config import ExtractConfig
+from webtext.components.errors import InputError
+from webtext.components.extract.dedup import MinHasher, exact_key
+from webtext.components.extract.filters import Doc, build_filters, judge
+from webtext.components.files import atomic_path
 
 VERDICT_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("url", pa.string()), ("final_url", pa.string()),

@@ -1,3 +1,3 @@
-from components.finetune.run import main
+from webtext.components.finetune.run import main
 
 raise SystemExit(main())

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from components.config import TaskConfig
-from components.errors import InputError
-from components.finetune.formats import Markers, transform
+from webtext.components.config import TaskConfig
+from webtext.components.errors import InputError
+from webtext.components.finetune.formats import Markers, transform
 
 Example = tuple[list[list[int]], int | float]
 

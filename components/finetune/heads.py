@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from components.model.gpt import GPT
+from webtext.components.model.gpt import GPT
 
 PAD = -1  # in `groups`: no sequence; in LM targets: no loss
 

@@ -1,4 +1,4 @@
-"""Task metrics under the names of INTERFACE.md: acc, f1, mcc, pearson, spearman.
+"""Task metrics under the names of docs/interface.md: acc, f1, mcc, pearson, spearman.
 
 Written out rather than taken from scikit-learn or SciPy: each is a few lines of NumPy, and the
 definitions are the GLUE ones (F1 of the positive class 1; MCC over the binary confusion matrix;

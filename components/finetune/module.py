@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from components.finetune.heads import Batch, TaskModel, collate, task_loss
-from components.finetune.metrics import score
+from webtext.components.finetune.heads import Batch, TaskModel, collate, task_loss
+from webtext.components.finetune.metrics import score
 
 
 class FinetuneModule(L.LightningModule):

@@ -1,4 +1,4 @@
-"""Fine-tuning runs, in a process of their own like pretraining: `python -m components.finetune JOB...`.
+"""Fine-tuning runs, in a process of their own like pretraining (`python -m webtext.components.finetune`).
 
 The job names the parent checkpoint (weights verified against their sha256 before loading), or its
 shape alone when `from_scratch`, the tokenizer, the task and the fine-tuning settings. The run writes
@@ -16,37 +16,37 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import CSVLogger
 
-from components.config import FinetuneConfig, TaskConfig
-from components.files import atomic_path, sha256_file
-from components.finetune.data import examples, label_ids
-from components.finetune.formats import Markers
-from components.finetune.heads import TaskModel
-from components.finetune.metrics import DEFAULT_METRICS
-from components.finetune.module import FinetuneModule, loader
-from components.model.checkpoint import load_model
-from components.model.gpt import GPT, GPTConfig
-from components.task_files import load_split
-from components.train import PROGRESS
-from components.train.run import exit_with_parent, resolve_precision
+from webtext.components.config import TaskConfig
+from webtext.components.files import atomic_path, sha256_file
+from webtext.components.finetune.data import examples, label_ids
+from webtext.components.finetune.formats import Markers
+from webtext.components.finetune.heads import TaskModel
+from webtext.components.finetune.metrics import DEFAULT_METRICS
+from webtext.components.finetune.module import FinetuneModule, loader
+from webtext.components.model.checkpoint import load_model
+from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.records import CONFIG, WEIGHTS
+from webtext.components.task_files import load_split
+from webtext.components.train import PROGRESS
+from webtext.components.train.job import RESULT_FILE, FinetuneJob, TrainingResult
+from webtext.components.train.run import exit_with_parent, resolve_precision
 
 
-def _backbone(job: dict, seed: int) -> GPT:
-    if job["from_scratch"]:
+def _backbone(job: FinetuneJob, seed: int) -> GPT:
+    if job.from_scratch:
         torch.manual_seed(seed)
-        return GPT(GPTConfig(**job["model"]))
-    return load_model(Path(job["parent"]), job["parent_sha256"])
+        return GPT(GPTConfig(**job.model))
+    return load_model(job.parent, job.parent_sha256)
 
 
-def finetune(job: dict) -> dict:
-    from components.tokenize.bpe import DELIMITER, EXTRACT, START, encode_document, tiktoken_encoding
+def finetune(job: FinetuneJob) -> TrainingResult:
+    from webtext.components.tokenize.bpe import DELIMITER, EXTRACT, START, encode_document, tiktoken_encoding
 
-    task = TaskConfig.model_validate(job["task"])
-    settings = FinetuneConfig.model_validate(job["finetune"])
-    out = Path(job["out"])
+    task, settings, out = job.task, job.finetune, job.out
     L.seed_everything(settings.seed, verbose=False)
-    encoding = tiktoken_encoding(Path(job["tokenizer"]))
+    encoding = tiktoken_encoding(job.tokenizer)
     markers = Markers(*(encoding.encode_single_token(t) for t in (START, DELIMITER, EXTRACT)))
-    cache = Path(job["cache_dir"])
+    cache = job.cache_dir
     train_rows = load_split(task, task.train_split, cache)[: task.max_train_examples]
     val_rows = load_split(task, task.validation_split, cache)[: task.max_validation_examples]
     labels = label_ids(task, train_rows)
@@ -82,19 +82,17 @@ def finetune(job: dict) -> dict:
 
 
 def _export(out: Path, module: FinetuneModule, task: TaskConfig, n_train: int, n_val: int,
-            labels: dict[str, int]) -> dict:
+            labels: dict[str, int]) -> TrainingResult:
     from safetensors.torch import save_model
 
-    with atomic_path(out / "model.safetensors") as tmp:
+    with atomic_path(out / WEIGHTS) as tmp:
         save_model(module.model.float(), str(tmp), metadata={"format": "pt", "task": task.name})
     config = {**module.model.gpt.config.to_dict(), "task": task.type, "labels": list(labels)}
-    with atomic_path(out / "config.json") as tmp:
+    with atomic_path(out / CONFIG) as tmp:
         tmp.write_text(json.dumps(config, indent=1) + "\n")
-    result = {"task": task.name, "scores": module.scores, "n_train": n_train, "n_validation": n_val,
-              "step": module.global_step,
-              "files": {"model.safetensors": sha256_file(out / "model.safetensors")}}
-    with atomic_path(out / "result.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    result = TrainingResult(task=task.name, scores=module.scores, n_train=n_train, n_validation=n_val,
+                            step=module.global_step, files={WEIGHTS: sha256_file(out / WEIGHTS)})
+    result.write(out / RESULT_FILE)
     return result
 
 
@@ -102,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run each job in turn, in this one process: torch and Lightning start once for all tasks."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m components.finetune JOB.json [JOB.json ...]", file=sys.stderr)
+        print("usage: python -m webtext.components.finetune JOB.json [JOB.json ...]", file=sys.stderr)
         return 2
     exit_with_parent()
     for path in args:
-        finetune(json.loads(Path(path).read_text()))
+        finetune(FinetuneJob.read(Path(path)))
     return 0

@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from components.errors import InputError
-from components.files import sha256_file
-from components.model.gpt import GPT, GPTConfig
-
-WEIGHTS, CONFIG = "model.safetensors", "config.json"
+from webtext.components.errors import InputError
+from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.records import CONFIG, WEIGHTS, weights_verify
 
 
 def load_model(directory: Path, sha256: str) -> GPT:
@@ -19,7 +17,7 @@ def load_model(directory: Path, sha256: str) -> GPT:
     from safetensors.torch import load_model as load_weights
 
     weights = directory / WEIGHTS
-    if not weights.is_file() or sha256_file(weights) != sha256:
+    if not weights_verify(directory, sha256):
         raise InputError(
             f"checkpoint {directory}: {WEIGHTS} is missing or does not match its recorded sha256")
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from components.model.gpt import GPT, GPTConfig
+from webtext.components.model.gpt import GPT, GPTConfig
 
 _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported by the model, not by the config that names a preset
-    from components.model.gpt import GPTConfig
+    from webtext.components.model.gpt import GPTConfig
 
 PRESETS: dict[str, dict] = {
     # GPT-1 (Radford et al. 2018, section 4.1): 12 x 768, 12 heads, 512 positions, post-LN.
@@ -24,7 +24,7 @@ PRESETS: dict[str, dict] = {
 
 def model_config(spec: str | dict, vocab_size: int) -> GPTConfig:
     """The GPTConfig of a preset name, or of an inline shape (GPTConfig's fields), for `vocab_size`."""
-    from components.model.gpt import GPTConfig
+    from webtext.components.model.gpt import GPTConfig
 
     if isinstance(spec, str):
         if spec not in PRESETS:

@@ -4,10 +4,10 @@
 and `serve_sample` answers for `SAMPLE_HOSTS` on loopback so that the real crawler can fetch it.
 """
 
-from components.sample.build import SampleBuild, build_sample, ground_truth
-from components.sample.pages import SAMPLE_HOSTS, build_site
-from components.sample.server import sample_address, serve_sample
-from components.sample.site import EXPECTED, KINDS, Expectation, Page, Site, Stream
+from webtext.components.sample.build import SampleBuild, build_sample, ground_truth
+from webtext.components.sample.pages import SAMPLE_HOSTS, build_site
+from webtext.components.sample.server import sample_address, serve_sample
+from webtext.components.sample.site import EXPECTED, KINDS, Expectation, Page, Site, Stream
 
 __all__ = [
     "EXPECTED", "KINDS", "SAMPLE_HOSTS", "Expectation", "Page", "SampleBuild", "Site", "Stream",

@@ -1,5 +1,5 @@
-"""`python -m components.sample --port 8000`: serve the sample web on loopback, to poke at it."""
+"""`python -m webtext.components.sample --port 8000`: serve the sample web on loopback, to poke at it."""
 
-from components.sample.server import main
+from webtext.components.sample.server import main
 
 main()

@@ -11,13 +11,13 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.config import SampleConfig
-from components.files import write_if_changed
-from components.sample.dump import DumpLine, dump_lines, encode_dump
-from components.sample.pages import EXTRA_ARTICLES, SAMPLE_HOSTS, build_site
-from components.sample.prose import stdlib_articles
-from components.sample.site import EXPECTED, Site
-from components.sample.tasks import write_tasks
+from webtext.components.config import SampleConfig
+from webtext.components.files import write_if_changed
+from webtext.components.sample.dump import DumpLine, dump_lines, encode_dump
+from webtext.components.sample.pages import EXTRA_ARTICLES, SAMPLE_HOSTS, build_site
+from webtext.components.sample.prose import stdlib_articles
+from webtext.components.sample.site import EXPECTED, Site
+from webtext.components.sample.tasks import write_tasks
 
 SAMPLE_VERSION = 3  # bump when the pages, the dump or the expectations change
 DUMP_NAME = "RS_sample.ndjson.zst"

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import zstandard
 
-from components.sample.pages import slug
-from components.sample.site import EXPECTED, Site
+from webtext.components.sample.pages import slug
+from webtext.components.sample.site import EXPECTED, Site
 
 SEED = 20190501  # fixes the line order, authors, subreddits and scores
 BASE_UTC = 1556668800  # 2019-05-01T00:00:00Z: the sample's submissions span that day

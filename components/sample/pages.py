@@ -11,12 +11,12 @@ import gzip
 import re
 from html import escape
 
-from components.config import SampleConfig
-from components.errors import ConfigError
-from components.sample import furniture
-from components.sample.furniture import Outlet
-from components.sample.prose import Article, handwritten, stdlib_articles
-from components.sample.site import DISALLOWED_PREFIX, Page, Site, Stream
+from webtext.components.config import SampleConfig
+from webtext.components.errors import ConfigError
+from webtext.components.sample import furniture
+from webtext.components.sample.furniture import Outlet
+from webtext.components.sample.prose import Article, handwritten, stdlib_articles
+from webtext.components.sample.site import DISALLOWED_PREFIX, Page, Site, Stream
 
 NEWS = Outlet("news.sample.test", "The Sample Herald", "News from the sample valley",
               ("World", "Politics", "Science", "Technology", "Opinion"))

@@ -4,7 +4,7 @@ The crawler is pointed at it with `crawl.resolve` (curl's --resolve): it connect
 while the URL, and so the Host header, keep the sample hostname. One thread per connection lets a
 slow page trickle while the others answer; stopping the server wakes slow handlers so they end too.
 
-Run `python -m components.sample --port 8000` to poke at it:
+Run `python -m webtext.components.sample --port 8000` to poke at it:
 `curl -H 'Host: news.sample.test' http://127.0.0.1:8000/robots.txt`.
 """
 
@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from components.config import SampleConfig
-from components.errors import ConfigError
-from components.sample.pages import SAMPLE_HOSTS, build_site
-from components.sample.site import Site, Stream
+from webtext.components.config import SampleConfig
+from webtext.components.errors import ConfigError
+from webtext.components.sample.pages import SAMPLE_HOSTS, build_site
+from webtext.components.sample.site import Site, Stream
 
 _NOT_FOUND = b"<!DOCTYPE html>\n<html><head><title>Not Found</title></head><body></body></html>\n"
 
@@ -119,7 +119,7 @@ def sample_address(resolve: dict[str, str]) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve the sample until interrupted (`python -m components.sample`)."""
+    """Serve the sample until interrupted (`python -m webtext.components.sample`)."""
     parser = argparse.ArgumentParser(description="Serve the embedded sample web on loopback.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

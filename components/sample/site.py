@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
 
-from components.config import SampleConfig
+from webtext.components.config import SampleConfig
 
 DISALLOWED_PREFIX = "/private/"  # robots.txt disallows it, for every agent, on the hosts using it
 

@@ -21,7 +21,7 @@ import json
 import random
 from pathlib import Path
 
-from components.files import write_if_changed
+from webtext.components.files import write_if_changed
 
 SPLITS = {"train": 320, "validation": 96}
 PEOPLE = ("the teacher", "my neighbour", "the captain", "a farmer", "the doctor", "our guide", "the painter",

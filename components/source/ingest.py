@@ -19,11 +19,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.config import CrawlConfig, SourceConfig
-from components.errors import InputError
-from components.files import atomic_path, stable_hash
-from components.source.readers import iter_lines
-from components.source.selection import select_chunks
+from webtext.components.config import CrawlConfig, SourceConfig
+from webtext.components.errors import InputError
+from webtext.components.files import atomic_path, stable_hash
+from webtext.components.source.readers import iter_lines
+from webtext.components.source.selection import select_chunks
 
 # Bump when selection, normalisation or filtering changes what a dump yields.
 CODE_VERSION = 1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import zstandard
 
-from components.errors import InputError
+from webtext.components.errors import InputError
 
 _CHUNK = 1 << 18  # compressed bytes per read (a real dump's chunk inflates to a few MB)
 MAX_LINE_BYTES = 64 << 20  # a submission is a few KB; Reddit caps self text at 40,000 characters

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, islice
 
-from components.config import CrawlConfig, SourceConfig
-from components.source.submissions import Submission, select
-from components.source.urls import BadUrl, UrlFilter, normalise
+from webtext.components.config import CrawlConfig, SourceConfig
+from webtext.components.source.submissions import Submission, select
+from webtext.components.source.urls import BadUrl, UrlFilter, normalise
 
 
 class Selector:

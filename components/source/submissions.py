@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from components.config import SourceConfig
+from webtext.components.config import SourceConfig
 
 # Reasons a submission is not selected, in the order they are tested; the first one is recorded.
 REJECTIONS = ("malformed", "self_post", "no_url", "no_score", "low_score", "over_18")

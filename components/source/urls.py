@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from components.config import CrawlConfig, SourceConfig
+from webtext.components.config import CrawlConfig, SourceConfig
 
 DEFAULT_PORTS = {"http": 80, "https": 443}  # the schemes webtext fetches
 # Click-tracking parameters that never change the page (utm_* is matched by prefix).

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from components.errors import InputError
-from components.files import atomic_path
+from webtext.components.errors import InputError
+from webtext.components.files import atomic_path
 
 END_OF_TEXT = "<|endoftext|>"
 START, DELIMITER, EXTRACT = "<|start|>", "<|delimiter|>", "<|extract|>"

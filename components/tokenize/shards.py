@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from components.errors import InputError
-from components.extract.snapshot import open_snapshot
-from components.files import sha256_file
-from components.tokenize.bpe import encode_document
+from webtext.components.errors import InputError
+from webtext.components.extract.snapshot import open_snapshot
+from webtext.components.files import sha256_file
+from webtext.components.tokenize.bpe import encode_document
 
 MANIFEST_FILE = "manifest.json"
 SPLITS = ("train", "val")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from components.extract.snapshot import open_snapshot
+from webtext.components.extract.snapshot import open_snapshot
 
 _BATCH = 1024  # documents read at a time
 

@@ -1,3 +1,3 @@
-from components.train.run import main
+from webtext.components.train.run import main
 
 raise SystemExit(main())

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from components.tokenize.shards import read_split
+from webtext.components.tokenize.shards import read_split
 
 
 class Windows:

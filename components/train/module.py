@@ -13,7 +13,7 @@ import math
 import lightning as L
 import torch
 
-from components.model.gpt import GPT, GPTConfig
+from webtext.components.model.gpt import GPT, GPTConfig
 
 
 class GPTModule(L.LightningModule):
@@ -56,7 +56,7 @@ class GPTModule(L.LightningModule):
 
     def sample(self, n_tokens: int) -> str:
         """Text sampled after `<|endoftext|>` (id 0) with a fixed generator, so steps compare."""
-        from components.tokenize.bpe import load
+        from webtext.components.tokenize.bpe import load
 
         if self._decoder is None:
             self._decoder = load(self.hparams.tokenizer)

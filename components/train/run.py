@@ -1,4 +1,4 @@
-"""One pretraining run, in its own process: `python -m components.train RUN_DIR/job.json`.
+"""One pretraining run, in its own process: `python -m webtext.components.train RUN_DIR/job.json`.
 
 The flow writes `job.json` (the pretrain config, the resolved model shape, the token set and the
 tokenizer) and reads back `result.json`; in between this process owns the run directory:
@@ -28,11 +28,12 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from components.config import PretrainConfig
-from components.files import atomic_path, sha256_file
-from components.train import PROGRESS
-from components.train.data import TokenData
-from components.train.module import GPTModule
+from webtext.components.files import atomic_path, sha256_file
+from webtext.components.records import CONFIG, WEIGHTS
+from webtext.components.train import PROGRESS
+from webtext.components.train.data import TokenData
+from webtext.components.train.job import RESULT_FILE, PretrainJob, TrainingResult
+from webtext.components.train.module import GPTModule
 
 KEEP_CHECKPOINTS = 2
 
@@ -105,11 +106,9 @@ def resolve_precision(name: str) -> str:
     return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
 
 
-def train(job: dict) -> dict:
-    """Run (or resume) the job described by `job`; write and return its result."""
-    config = PretrainConfig.model_validate(job["pretrain"])
-    out = Path(job["out"])
-    model_shape = job["model"]
+def train(job: PretrainJob) -> TrainingResult | None:
+    """Run (or resume) `job`; write and return its result (on the global-zero rank; None on others)."""
+    config, out, model_shape = job.pretrain, job.out, job.model
     block = model_shape["block_size"]
     L.seed_everything(config.seed, workers=True, verbose=False)
     trainer_args = dict(accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
@@ -119,10 +118,10 @@ def train(job: dict) -> dict:
     accumulation = max(1, round(config.batch_tokens / (config.micro_batch_size * block * world)))
     module = GPTModule(model_shape, config.learning_rate, config.min_lr_ratio, config.warmup_steps,
                        config.max_steps, config.weight_decay, config.betas, config.seed,
-                       job["val_tokens_per_byte"], config.sample_tokens, job["tokenizer"])
+                       job.val_tokens_per_byte, config.sample_tokens, str(job.tokenizer))
     if config.compile:
         module.model = torch.compile(module.model)
-    data = TokenData(job["tokens"], block, config.micro_batch_size, accumulation, config.seed,
+    data = TokenData(str(job.tokens), block, config.micro_batch_size, accumulation, config.seed,
                      config.val_batches)
     checkpoints = out / "checkpoints"
     trainer = L.Trainer(
@@ -145,24 +144,23 @@ def train(job: dict) -> dict:
     trainer.fit(module, datamodule=data, ckpt_path=resume)
     validation = trainer.validate(module, datamodule=data, verbose=False)[0]
     if not trainer.is_global_zero:
-        return {}
+        return None
     return _export(out, module, trainer.global_step, validation, accumulation)
 
 
-def _export(out: Path, module: GPTModule, step: int, validation: dict, accumulation: int) -> dict:
+def _export(out: Path, module: GPTModule, step: int, validation: dict, accumulation: int) -> TrainingResult:
     """Write the weights (safetensors, tied tensors once), the shape and the result, each atomically."""
     from safetensors.torch import save_model
 
     model = getattr(module.model, "_orig_mod", module.model)  # unwrap torch.compile
-    with atomic_path(out / "model.safetensors") as tmp:
+    with atomic_path(out / WEIGHTS) as tmp:
         save_model(model.float(), str(tmp), metadata={"format": "pt", "step": str(step)})
-    with atomic_path(out / "config.json") as tmp:
+    with atomic_path(out / CONFIG) as tmp:
         tmp.write_text(json.dumps(model.config.to_dict(), indent=1) + "\n")
-    result = {"step": step, "val_loss": validation["val/loss"], "val_bpb": validation["val/bpb"],
-              "accumulation": accumulation, "parameters": model.num_parameters(),
-              "files": {name: sha256_file(out / name) for name in ("model.safetensors", "config.json")}}
-    with atomic_path(out / "result.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    result = TrainingResult(step=step, val_loss=validation["val/loss"], val_bpb=validation["val/bpb"],
+                            accumulation=accumulation, parameters=model.num_parameters(),
+                            files={name: sha256_file(out / name) for name in (WEIGHTS, CONFIG)})
+    result.write(out / RESULT_FILE)
     return result
 
 
@@ -182,9 +180,8 @@ def exit_with_parent() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m components.train JOB.json", file=sys.stderr)
+        print("usage: python -m webtext.components.train JOB.json", file=sys.stderr)
         return 2
     exit_with_parent()
-    job = json.loads(Path(args[0]).read_text())
-    train(job)
+    train(PretrainJob.read(Path(args[0])))
     return 0

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from components.config import WebtextConfig, load_config
-from components.errors import ConfigError
+from webtext.components.config import WebtextConfig, load_config
+from webtext.components.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

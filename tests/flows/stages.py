@@ -1,23 +1,38 @@
-"""Running the pipeline's stages in order, as far as a test module needs; killing a `webtext` run."""
+"""Running the pipeline's stages in order, as far as a test needs; homes to run them in; running and
+killing a `webtext` command."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "flows.cli"]
+import pytest
+
+from webtext.components.config import WebtextConfig, load_config
+from webtext.components.home import Home
+
+CLI = [sys.executable, "-m", "webtext.flows.cli"]
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+
+
+def tiny(*overrides: str) -> WebtextConfig:
+    """configs/tiny.yaml with `--set`-style overrides: the whole pipeline on a small sample with every
+    page kind in it."""
+    return load_config(TINY, list(overrides))
 
 
 def run_until(stage: str, config) -> list:
     """Every stage flow in pipeline order up to and including `stage`: what a module's checks need
     and no more (the whole pipeline is tested once, in test_finetune_flow)."""
-    from flows.pipeline import STAGES
+    from webtext.flows.pipeline import STAGES
 
     names = list(STAGES)
-    return [STAGES[name](config) for name in names[: names.index(stage) + 1]]
+    return [STAGES[name].flow(config) for name in names[: names.index(stage) + 1]]
 
 
 def cli_env(home: Path) -> dict[str, str]:
@@ -42,3 +57,26 @@ def kill_when(command: list[str], env: dict[str, str], ready: Callable[[], bool]
     child.send_signal(signal.SIGKILL)
     child.wait()
     return child.pid
+
+
+@contextmanager
+def in_home(root: Path) -> Iterator[Home]:
+    """WEBTEXT_HOME set to `root` for a block: the stage flows and `main` run there; restored after."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WEBTEXT_HOME", str(root))
+        env.delenv("PREFECT_HOME", raising=False)  # the CLI sets it
+        yield Home.from_env()
+
+
+def copy_home(home: Home, root: Path) -> Home:
+    """A copy of a finished home at `root`, to change without touching the original. Rows name the files
+    of a home relative to it; the dump paths `source_loads` and `submissions` keep are provenance only (a
+    load id hashes the dump's content). So a copy is a home of its own, as up to date as the original."""
+    shutil.copytree(home.root, root, symlinks=True, dirs_exist_ok=True)
+    return Home(root.resolve())
+
+
+def run_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`webtext ARGS` as a child process in `home`, pointed at the session's test API as a user with
+    `webtext server` running would be."""
+    return subprocess.run([*CLI, *args], env=cli_env(home), capture_output=True, text=True, timeout=timeout)

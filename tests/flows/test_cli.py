@@ -10,18 +10,13 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
-from flows.cli import main
-from flows.exclusive import run_tag
 from tests.dumps import submission, write_dump
-from tests.flows.stages import CLI, cli_env, kill_when
+from tests.flows.stages import CLI, cli_env, kill_when, run_cli
+from webtext.flows.cli import main
+from webtext.flows.exclusive import run_tag
 
 HOLD = ("import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
         "print('held', flush=True); time.sleep(60)")
-
-
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    # Point the child at the session's test API, as a user with `webtext server` running would be.
-    return subprocess.run([*CLI, *args], env=cli_env(home), capture_output=True, text=True, timeout=300)
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -71,6 +66,7 @@ def test_busy_warehouse_fails_at_once_naming_the_holder(home, capsys, tmp_path):
     assert "busy" in err[0] and f"process {holder.pid}" in err[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing", "truncated", "random"])
 def test_bad_dump_gives_one_line_naming_it_and_no_rows(tmp_path, case):
     dump = tmp_path / f"RS_{case}.zst"
@@ -90,9 +86,6 @@ def test_bad_dump_gives_one_line_naming_it_and_no_rows(tmp_path, case):
             assert con.execute("SELECT count(*) FROM urls").fetchone() == (0,)
 
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
-
-
 def table_rows(warehouse_path: Path) -> dict[str, list]:
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
         return {
@@ -103,6 +96,7 @@ def table_rows(warehouse_path: Path) -> dict[str, list]:
         }
 
 
+@pytest.mark.slow
 def test_a_killed_source_run_resumes_and_ends_as_a_clean_run(tmp_path):
     records = [submission(str(i), f"http://h{i % 300}.example.com/{i % 20000}", score=i % 9)
                for i in range(60_000)]

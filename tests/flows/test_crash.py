@@ -16,12 +16,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from components.home import Home
-from flows.pipeline import STAGES
-from tests.flows.stages import CLI, cli_env
+from tests.flows.stages import CLI, TINY, cli_env, run_cli
+from webtext.components.home import Home
+from webtext.flows.pipeline import STAGES
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
-COMMAND = [*CLI, "run", "--config", str(TINY), "--set", "finetune.tasks=[]"]
+pytestmark = pytest.mark.slow
+
+OPTIONS = ["run", "--config", str(TINY), "--set", "finetune.tasks=[]"]
+COMMAND = [*CLI, *OPTIONS]
 SEED, KILLS = 20261130, 3
 
 
@@ -49,8 +51,8 @@ def content(home: Path) -> dict[str, list]:
         }
 
 
-def run(home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    done = subprocess.run(COMMAND, env=cli_env(home), capture_output=True, text=True, timeout=timeout)
+def run(home: Path) -> subprocess.CompletedProcess:
+    done = run_cli(home, *OPTIONS)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -100,8 +102,8 @@ def test_a_killed_and_rerun_pipeline_ends_with_the_clean_runs_content(homes):
 def test_nothing_is_half_written_after_the_kills(homes):
     killed = homes[1]
     home = Home(killed)
-    from components.evaluate.registry import verify_version
-    from components.files import sha256_file
+    from webtext.components.evaluate.registry import verify_version
+    from webtext.components.files import sha256_file
 
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         [(path, lineage_sha)] = con.execute("SELECT path, lineage_sha256 FROM model_versions").fetchall()
@@ -111,7 +113,7 @@ def test_nothing_is_half_written_after_the_kills(homes):
     assert sha256_file(home.runs / run_path / "model.safetensors") == weights_sha
     assert not (killed / "warehouse-slot.json").exists()
     # What a killed process was writing never took an output's name; gc clears that scratch.
-    gc = subprocess.run([*CLI, "gc"], env=cli_env(killed), capture_output=True, text=True, timeout=120)
+    gc = run_cli(killed, "gc", timeout=120)
     assert gc.returncode == 0, gc.stderr
     scratch = [p for p in killed.rglob("*") if "prefect" not in p.parts
                and p.name.startswith(".") and p.name.endswith((".partial", ".tmp"))]

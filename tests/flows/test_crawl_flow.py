@@ -1,22 +1,20 @@
 """The crawl stage on the tiny sample: every page ends as its ground truth says, archived in WARC."""
 
 import json
-import subprocess
-from pathlib import Path
 
 import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 
-from components.config import load_config
-from components.crawl.decoding import BoundedDecoder
-from components.crawl.warc import WarcRef, read_response
-from components.home import Home
-from flows.crawl import crawl
-from flows.source import source
-from tests.flows.stages import CLI, cli_env, kill_when
+from tests.flows.stages import CLI, TINY, cli_env, in_home, kill_when, run_cli, tiny
+from webtext.components.crawl.decoding import BoundedDecoder
+from webtext.components.crawl.warc import WarcRef, read_response
+from webtext.components.home import Home
+from webtext.flows.crawl import crawl
+from webtext.flows.source import source
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+pytestmark = pytest.mark.slow
+
 COMPARED = "url, status, http_status, attempts, final_url, content_type, charset"
 
 
@@ -29,14 +27,11 @@ def url_rows(home, columns=ARCHIVED):
 
 
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory):
-    """Source and crawl of the tiny sample run once, in their own home, shared by the checks below."""
-    home_dir = tmp_path_factory.mktemp("crawled")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("WEBTEXT_HOME", str(home_dir))
-        results = [source(load_config(TINY)), crawl(load_config(TINY))]
-        rerun = crawl(load_config(TINY))
-        yield Home.from_env(), results, rerun
+def crawled(tiny_run):
+    """The shared tiny run's home, its source and crawl results, and the crawl run again there."""
+    with in_home(tiny_run.home.root) as home:
+        rerun = crawl(tiny())
+    return home, tiny_run.results[:2], rerun
 
 
 def test_every_sample_url_ends_in_its_expected_crawl_status(crawled):
@@ -70,17 +65,18 @@ def test_fetched_pages_are_archived_and_read_back(crawled):
     assert not list(home.warc.glob("*.open")), "every WARC file is closed after the crawl"
 
 
-def test_crawl_rerun_is_up_to_date_and_publishes_artifacts(crawled):
+def test_crawl_rerun_is_up_to_date_and_publishes_artifacts(crawled, tiny_run):
     _, _, rerun = crawled
     assert rerun.up_to_date and "no pending URLs" in rerun.summary
     with get_client(sync_client=True) as client:
         keys = {a.key for a in client.read_latest_artifacts()}
     assert {"crawl-status", "crawl-failing-hosts", "crawl-progress", "source-funnel"} <= keys
+    assert tiny_run.artifact("crawl-progress").data == 100.0  # published by the run that crawled
 
 
 def test_warc_fetcher_rebuilds_statuses_from_the_archive(crawled, home):
     crawled_home = crawled[0]
-    config = load_config(TINY, ["crawl.fetcher=warc", f"crawl.warc_inputs=['{crawled_home.warc}/*.warc.gz']"])
+    config = tiny("crawl.fetcher=warc", f"crawl.warc_inputs=['{crawled_home.warc}/*.warc.gz']")
     source(config)
     result = crawl(config)
     assert not result.up_to_date
@@ -93,15 +89,12 @@ def test_warc_fetcher_rebuilds_statuses_from_the_archive(crawled, home):
 
 
 def test_a_killed_crawl_resumes_and_ends_as_a_clean_run(tmp_path, crawled):
-    env = cli_env(tmp_path / "killed")
-    command = [*CLI, "run", "--config", str(TINY)]
-    staging = tmp_path / "killed" / "staging" / "crawl"
-    kill_when(command, env, lambda: (staging / "outcomes-00000.parquet").exists())
+    killed = tmp_path / "killed"
+    command = ["run", "--config", str(TINY)]
+    staging = killed / "staging" / "crawl"
+    kill_when([*CLI, *command], cli_env(killed), lambda: (staging / "outcomes-00000.parquet").exists())
 
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    rerun = run_cli(killed, *command)
     assert rerun.returncode == 0, rerun.stderr
-    from components.home import Home
-
-    killed = url_rows(Home(tmp_path / "killed"), COMPARED)
-    assert killed == url_rows(crawled[0], COMPARED)
-    assert not list((tmp_path / "killed" / "warc").glob("*.open"))
+    assert url_rows(Home(killed), COMPARED) == url_rows(crawled[0], COMPARED)
+    assert not list((killed / "warc").glob("*.open"))

@@ -2,27 +2,25 @@
 says, as they do locally."""
 
 import json
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from components.config import load_config
-from components.home import Home
-from tests.flows.stages import run_until
+from tests.flows.stages import in_home, run_until, tiny
 
 pytest.importorskip("prefect_dask")  # a dev dependency; missing only outside `make test`
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+pytestmark = pytest.mark.slow
+
 ON_DASK = ["cluster.task_runner=dask", "cluster.dask_workers=2"]
 
 
 @pytest.fixture(scope="module")
 def on_dask(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as env:  # the workers inherit WEBTEXT_HOME from this process
-        env.setenv("WEBTEXT_HOME", str(tmp_path_factory.mktemp("dask")))
-        results = run_until("extract", load_config(TINY, ON_DASK))
-        yield Home.from_env(), results
+    """The tiny pipeline up to extract on Dask, in a home of its own (the workers inherit WEBTEXT_HOME
+    from this process)."""
+    with in_home(tmp_path_factory.mktemp("dask")) as home:
+        return home, run_until("extract", tiny(*ON_DASK))
 
 
 def test_crawl_and_extract_batches_on_dask_end_as_the_ground_truth_says(on_dask):

@@ -2,22 +2,20 @@
 the `webtext models` commands and the export to transformers."""
 
 import json
-from pathlib import Path
 
 import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 
-from components.config import load_config
-from components.extract.snapshot import DATA_FILE
-from components.home import Home
-from flows.cli import main
-from flows.evaluate import evaluate
-from flows.pipeline import STAGES
-from flows.register import register
-from tests.flows.stages import run_until
+from tests.flows.stages import TINY, in_home, run_until, tiny
+from webtext.components.extract.snapshot import DATA_FILE
+from webtext.components.home import Home
+from webtext.flows.evaluate import evaluate
+from webtext.flows.pipeline import STAGES
+from webtext.flows.register import register
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+pytestmark = pytest.mark.slow
+
 NO_FINETUNE = ["finetune.tasks=[]"]  # this module's checks need no fine-tuned checkpoints
 STRICTER = "extract.filters.min_words=120"  # the extract threshold the last tests change
 PLANTED = ("{name: planted, type: last_word, max_examples: 4, "
@@ -43,35 +41,26 @@ def with_planted_task(home: Home) -> list[str]:
     texts = pq.read_table(home.snapshots / path / DATA_FILE, columns=["text"]).column(0).to_pylist()
     lines = [json.dumps({"text": " ".join(text.split()[:40])}) for text in texts[:4]]
     (home.root / "planted.jsonl").write_text("\n".join(lines) + "\n")
-    tasks = load_config(TINY).evaluate.model_dump(mode="json")["tasks"]
+    tasks = tiny().evaluate.model_dump(mode="json")["tasks"]
     return [*NO_FINETUNE, f"evaluate.tasks={json.dumps(tasks)[:-1]}, {PLANTED}]"]
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory):
-    """The tiny pipeline up to register, with a task planted from the corpus; then both stages again."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("WEBTEXT_HOME", str(tmp_path_factory.mktemp("registered")))
-        home = Home.from_env()
-        run_until("pretrain", load_config(TINY, NO_FINETUNE))
-        overrides = with_planted_task(home)
-        results = [stage(load_config(TINY, overrides)) for stage in (evaluate, register)]
-        reruns = [stage(load_config(TINY, overrides)) for stage in (evaluate, register)]
-        yield home, results, reruns, overrides
+def registered(tiny_run, tmp_path_factory):
+    """The shared tiny run's home as it stood after pretrain, copied, with a task planted from the
+    corpus; evaluate and register there, then both stages again. The tests below change this home."""
+    home = tiny_run.copy(tmp_path_factory.mktemp("registered"), after="pretrain")
+    overrides = with_planted_task(home)
+    with in_home(home.root):
+        results = [stage(tiny(*overrides)) for stage in (evaluate, register)]
+        reruns = [stage(tiny(*overrides)) for stage in (evaluate, register)]
+    return home, results, reruns, overrides
 
 
 @pytest.fixture
-def cli(registered, monkeypatch, capsys):
+def cli(registered, cli_in):
     """`webtext ...` in this process, in the module's home: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("WEBTEXT_HOME", str(registered[0].root))
-    monkeypatch.delenv("PREFECT_HOME", raising=False)  # the CLI sets it; undone after the test
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    return cli_in(registered[0])
 
 
 def test_every_score_is_recorded_and_a_rerun_is_up_to_date(registered):
@@ -130,9 +119,10 @@ def test_the_first_version_becomes_champion_and_shows_its_lineage(registered, cl
 def test_a_worse_version_is_refused_by_its_gate_until_forced(registered, cli):
     home, _, _, overrides = registered
     shorter = [*overrides, "pretrain.max_steps=3"]  # a new checkpoint, barely trained
-    run_until("pretrain", load_config(TINY, shorter))
-    evaluate(load_config(TINY, shorter))
-    result = register(load_config(TINY, shorter))
+    with in_home(home.root):
+        run_until("pretrain", tiny(*shorter))
+        evaluate(tiny(*shorter))
+        result = register(tiny(*shorter))
     assert "webtext-tiny:2" in result.summary and "not promoted to champion: texts bpb" in result.summary
     assert query(home, "SELECT version FROM model_aliases WHERE alias = 'champion'") == [(1,)]
     code, out, _ = cli("models", "list")
@@ -159,7 +149,7 @@ def test_export_loads_in_transformers_and_generate_takes_a_model_ref(registered,
     assert code == 0 and "as GPT2LMHeadModel" in printed and "lm_eval --model hf" in printed
     model = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(out)
-    from components.model.checkpoint import load_model
+    from webtext.components.model.checkpoint import load_model
 
     home = registered[0]
     lineage = json.loads((home.registry / "webtext-tiny" / "1" / "lineage.json").read_text())
@@ -188,16 +178,17 @@ def test_a_tampered_registry_file_is_named(registered, cli):
 
 def test_a_changed_extract_threshold_reruns_extract_and_what_follows_only(registered, cli):
     """Last in this module: it moves the pipeline on to a new snapshot and a new version."""
-    from flows.pipeline import pipeline
+    from webtext.flows.pipeline import pipeline
 
-    _, _, _, overrides = registered
+    home, _, _, overrides = registered
     changed = [*overrides, STRICTER]
     code, out, _ = cli("run", "--config", str(TINY), "--plan", *(f"--set={o}" for o in changed))
     lines = dict(line.split(None, 1) for line in out.splitlines())
     assert code == 0 and lines["source"] == "up to date" and lines["crawl"] == "up to date"
     assert lines["extract"].startswith("run") and "to judge under this filter config" in lines["extract"]
     assert lines["register"].startswith("follows extract")
-    results = {r.stage: r for r in pipeline(load_config(TINY, changed))}
+    with in_home(home.root):
+        results = {r.stage: r for r in pipeline(tiny(*changed))}
     assert results["source"].up_to_date and results["crawl"].up_to_date
     assert not any(results[s].up_to_date for s in ("extract", "tokenize", "pretrain", "evaluate", "register"))
     code, out, _ = cli("run", "--config", str(TINY), "--plan", *(f"--set={o}" for o in changed))

@@ -2,22 +2,19 @@
 snapshot of the kept documents is published whole, once."""
 
 import json
-import subprocess
-from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 from prefect.client.orchestration import get_client
 
-from components.config import load_config
-from components.files import sha256_file
-from components.home import Home
-from flows.cli import main
-from flows.extract import extract
-from tests.flows.stages import CLI, cli_env, kill_when, run_until
+from tests.flows.stages import CLI, TINY, cli_env, in_home, kill_when, run_cli, tiny
+from webtext.components.files import sha256_file
+from webtext.components.home import Home
+from webtext.flows.extract import extract
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+pytestmark = pytest.mark.slow
+
 CURRENT = """
     SELECT d.url, d.kept, d.reason, d.cluster_id, d.text, d.doc_id FROM documents d
     JOIN extractions e USING (doc_id)
@@ -35,14 +32,17 @@ def current_documents(home) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def extracted(tmp_path_factory):
-    """The tiny pipeline run once (up to this stage), then extract again, in a home of its own."""
-    home_dir = tmp_path_factory.mktemp("extracted")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("WEBTEXT_HOME", str(home_dir))
-        results = run_until("extract", load_config(TINY))
-        rerun = extract(load_config(TINY))
-        yield Home.from_env(), results, rerun
+def extracted(tiny_run):
+    """The shared tiny run's home, its results up to this stage, and extract run again there."""
+    with in_home(tiny_run.home.root) as home:
+        rerun = extract(tiny())
+    return home, tiny_run.results[:3], rerun
+
+
+@pytest.fixture(scope="module")
+def rejudged(tiny_run, tmp_path_factory) -> Home:
+    """A copy of the shared run's home for the checks below that change what extract left."""
+    return tiny_run.copy(tmp_path_factory.mktemp("rejudged"))
 
 
 def test_every_sample_page_ends_as_its_ground_truth_says(extracted):
@@ -106,12 +106,11 @@ def verdicts_by_url(home) -> dict[str, tuple]:
 
 
 def test_a_killed_extract_resumes_and_ends_as_a_clean_run(tmp_path, extracted):
-    env = cli_env(tmp_path / "killed")
-    command = [*CLI, "run", "--config", str(TINY)]
+    command = ["run", "--config", str(TINY)]
     shards = tmp_path / "killed" / "extract"
-    kill_when(command, env, lambda: bool(list(shards.glob("*.parquet"))))
+    kill_when([*CLI, *command], cli_env(tmp_path / "killed"), lambda: bool(list(shards.glob("*.parquet"))))
 
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    rerun = run_cli(tmp_path / "killed", *command)
     assert rerun.returncode == 0, rerun.stderr
     killed = Home(tmp_path / "killed")
     assert verdicts_by_url(killed) == verdicts_by_url(extracted[0])
@@ -120,11 +119,12 @@ def test_a_killed_extract_resumes_and_ends_as_a_clean_run(tmp_path, extracted):
     assert not list(killed.snapshots.glob(".*")) and not list(shards.glob(".*"))
 
 
-def test_rerun_is_up_to_date_and_artifacts_are_published(extracted):
+def test_rerun_is_up_to_date_and_artifacts_are_published(extracted, tiny_run):
     home, _, rerun = extracted
     assert rerun.up_to_date and "up to date" in rerun.summary
     with get_client(sync_client=True) as client:
-        artifacts = {a.key: a for a in client.read_latest_artifacts()}
+        assert {"extract-funnel", "extract-examples"} <= {a.key for a in client.read_latest_artifacts()}
+    artifacts = {key: tiny_run.artifact(key) for key in ("extract-funnel", "extract-examples")}
     funnel = artifacts["extract-funnel"].data
     funnel = json.loads(funnel) if isinstance(funnel, str) else funnel
     current = {row["verdict"]: row["documents"] for row in funnel if row["step"] == "current corpus"}
@@ -134,12 +134,12 @@ def test_rerun_is_up_to_date_and_artifacts_are_published(extracted):
     assert "**kept**" in examples and "**duplicate**" in examples
 
 
-def test_a_new_threshold_rejudges_from_stored_text_and_keeps_old_snapshots(extracted):
-    home, _, _ = extracted
+def test_a_new_threshold_rejudges_from_stored_text_and_keeps_old_snapshots(rejudged):
+    home = rejudged
     extractions = query(home, "SELECT doc_id, shard, extracted_at FROM extractions ORDER BY doc_id")
     [(first_id, first_sha)] = query(home, "SELECT snapshot_id, sha256 FROM snapshots")
-    stricter = load_config(TINY, ["extract.filters.min_words=320"])
-    result = extract(stricter)
+    with in_home(home.root):
+        result = extract(tiny("extract.filters.min_words=320"))
     assert not result.up_to_date and "0 pages extracted" in result.summary
     assert query(home, "SELECT doc_id, shard, extracted_at FROM extractions ORDER BY doc_id") == extractions
     short = query(home, "SELECT count(*) FROM documents WHERE reason = 'too_short' AND n_words < 320")[0][0]
@@ -148,45 +148,47 @@ def test_a_new_threshold_rejudges_from_stored_text_and_keeps_old_snapshots(extra
     assert len(snapshots) == 2 and snapshots[first_id] == first_sha
     assert sha256_file(home.snapshots / first_id / "data.parquet") == first_sha
 
-    back = extract(load_config(TINY))  # the first config again: its snapshot exists already
-    assert "already published" in back.summary
-    assert extract(load_config(TINY)).up_to_date
+    with in_home(home.root):
+        back = extract(tiny())  # the first config again: its snapshot exists already
+        assert "already published" in back.summary
+        assert extract(tiny()).up_to_date
 
 
-def test_only_pages_not_extracted_before_are_extracted(extracted):
-    home, _, _ = extracted
+def test_only_pages_not_extracted_before_are_extracted(rejudged):
+    home = rejudged
     [(doc_id, url)] = query(home, CURRENT.replace("d.url, d.kept, d.reason, d.cluster_id, d.text, d.doc_id",
                                                   "d.doc_id, d.url") + " WHERE d.kept LIMIT 1")
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("DELETE FROM extractions WHERE doc_id = ?", [doc_id])
-    result = extract(load_config(TINY))
+    with in_home(home.root):
+        result = extract(tiny())
     assert "1 pages extracted" in result.summary
     assert current_documents(home)[url][0] is True
 
 
-def test_corpus_commands_list_show_and_export(extracted, capsys, tmp_path, monkeypatch):
+def test_corpus_commands_list_show_and_export(extracted, cli_in, tmp_path):
     home, _, _ = extracted
-    monkeypatch.delenv("PREFECT_HOME", raising=False)  # the CLI sets it; undone after the test
+    cli = cli_in(home)
     snapshot_id = query(home, "SELECT snapshot_id FROM snapshots ORDER BY created_at LIMIT 1")[0][0]
-    assert main(["corpus", "list"]) == 0
-    assert snapshot_id in capsys.readouterr().out
-    assert main(["corpus", "show", snapshot_id[:6]]) == 0
-    shown = capsys.readouterr().out
-    assert "verified" in shown and snapshot_id in shown
-    assert main(["corpus", "export", snapshot_id, "--out", str(tmp_path / "out")]) == 0
+    code, out, _ = cli("corpus", "list")
+    assert code == 0 and snapshot_id in out
+    code, shown, _ = cli("corpus", "show", snapshot_id[:6])
+    assert code == 0 and "verified" in shown and snapshot_id in shown
+    assert cli("corpus", "export", snapshot_id, "--out", str(tmp_path / "out"))[0] == 0
     exported = tmp_path / "out" / "data.parquet"
     assert sha256_file(exported) == sha256_file(home.snapshots / snapshot_id / "data.parquet")
-    assert main(["corpus", "show", "zzzz"]) == 1
-    assert "no snapshot 'zzzz'" in capsys.readouterr().err
+    code, _, err = cli("corpus", "show", "zzzz")
+    assert code == 1 and "no snapshot 'zzzz'" in err
 
 
-def test_an_unreadable_record_is_a_recorded_extract_error(extracted):
-    home, _, _ = extracted
+def test_an_unreadable_record_is_a_recorded_extract_error(rejudged):
+    home = rejudged
     first_ok = "SELECT url, warc_offset FROM urls WHERE status = 'ok' ORDER BY url LIMIT 1"
     [(url, offset)] = query(home, first_ok)
     with duckdb.connect(str(home.warehouse)) as con:  # as if the crawl had archived it mid-record
         con.execute("UPDATE urls SET warc_offset = ? WHERE url = ?", [offset + 3, url])
-    result = extract(load_config(TINY))
+    with in_home(home.root):
+        result = extract(tiny())
     assert "1 pages extracted" in result.summary
     [(status, error)] = query(home, "SELECT status, error FROM extractions WHERE url = ? AND warc_offset = ?",
                               [url, offset + 3])
@@ -195,7 +197,7 @@ def test_an_unreadable_record_is_a_recorded_extract_error(extracted):
 
 
 def test_extract_before_any_crawl_publishes_nothing(home):
-    result = extract(load_config(TINY))
+    result = extract(tiny())
     assert result.up_to_date and "run the crawl stage" in result.summary
     assert not home.snapshots.exists() or not any(home.snapshots.iterdir())
     assert query(home, "SELECT count(*) FROM snapshots") == [(0,)]

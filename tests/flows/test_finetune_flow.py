@@ -2,19 +2,16 @@
 version that lists them."""
 
 import json
-from pathlib import Path
 
 import duckdb
 import pytest
-from prefect.client.orchestration import get_client
 
-from components.config import load_config
-from components.files import sha256_file
-from components.home import Home
-from flows.finetune import finetune
-from flows.pipeline import STAGES, pipeline
+from tests.flows.stages import in_home, tiny
+from webtext.components.files import sha256_file
+from webtext.flows.finetune import finetune
+from webtext.flows.pipeline import STAGES
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+pytestmark = pytest.mark.slow
 
 
 def query(home, sql, params=()):
@@ -23,19 +20,18 @@ def query(home, sql, params=()):
 
 
 @pytest.fixture(scope="module")
-def finetuned(tmp_path_factory):
-    """The whole tiny pipeline run once, then finetune again, in a home of its own."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("WEBTEXT_HOME", str(tmp_path_factory.mktemp("finetuned")))
-        results = pipeline(load_config(TINY))
-        rerun = finetune(load_config(TINY))
-        yield Home.from_env(), results, rerun
+def finetuned(tiny_run):
+    """The shared tiny run's home, the pipeline flow's results, and finetune run again there."""
+    with in_home(tiny_run.home.root) as home:
+        rerun = finetune(tiny())
+    return home, tiny_run.pipeline, rerun
 
 
 def test_the_pipeline_runs_every_stage_and_a_rerun_is_up_to_date(finetuned):
     _, results, rerun = finetuned
     assert [r.stage for r in results] == list(STAGES) == \
         ["source", "crawl", "extract", "tokenize", "pretrain", "finetune", "evaluate", "register"]
+    assert all(r.up_to_date for r in results[:5])  # run before it, stage by stage
     assert "4 of 4 tasks fine-tuned" in results[5].summary
     assert results[-1].summary.endswith("promoted to champion")
     assert rerun.up_to_date and "up to date" in rerun.summary
@@ -66,20 +62,20 @@ def test_every_task_has_a_checkpoint_with_its_parent_and_its_metrics(finetuned):
     assert {"sentiment", "inference", "paraphrase", "story"} <= {task for (task,) in contamination}
 
 
-def test_the_scores_artifact_lists_every_task(finetuned):
-    with get_client(sync_client=True) as client:
-        [artifact] = [a for a in client.read_latest_artifacts() if a.key == "finetune-scores"]
+def test_the_scores_artifact_lists_every_task(finetuned, tiny_run):
+    artifact = tiny_run.artifact("finetune-scores")
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert {row["task"] for row in rows} == {"sentiment", "inference", "paraphrase", "story"}
 
 
-def test_a_rerun_replaces_scores_and_from_scratch_is_its_own_checkpoint(finetuned):
-    home = finetuned[0]
+def test_a_rerun_replaces_scores_and_from_scratch_is_its_own_checkpoint(tiny_run, tmp_path):
+    home = tiny_run.copy(tmp_path / "home")
     [(sentiment_id,)] = query(home, "SELECT checkpoint_id FROM evaluations WHERE task = 'sentiment' "
                                     "AND metric = 'acc'")
     with duckdb.connect(str(home.warehouse)) as con:  # as if the run finished but was never recorded
         con.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", [sentiment_id])
-    again = finetune(load_config(TINY))
+    with in_home(home.root):
+        again = finetune(tiny())
     assert "1 of 4 tasks" in again.summary
     assert query(home, "SELECT count(*) FROM evaluations WHERE checkpoint_id = ?", [sentiment_id]) == [(1,)]
 
@@ -87,7 +83,8 @@ def test_a_rerun_replaces_scores_and_from_scratch_is_its_own_checkpoint(finetune
                 "max_train_examples: 32, max_validation_examples: 32, files: {train: "
                 "'${WEBTEXT_HOME}/sample/tasks/sentiment/train.tsv', validation: "
                 "'${WEBTEXT_HOME}/sample/tasks/sentiment/validation.tsv'}}]", "finetune.from_scratch=true"]
-    scratch = finetune(load_config(TINY, one_task))
+    with in_home(home.root):
+        scratch = finetune(tiny(*one_task))
     assert "from scratch" in scratch.summary
     [(parent_id,)] = query(home, "SELECT parent_id FROM checkpoints WHERE kind = 'finetune' AND "
                                  "json_extract_string(config, '$.from_scratch') = 'true'")

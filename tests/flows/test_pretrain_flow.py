@@ -6,16 +6,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from prefect.client.orchestration import get_client
 
-from components.config import load_config
-from components.files import sha256_file
-from components.home import Home
-from flows.cli import main
-from flows.pretrain import pretrain
-from tests.flows.stages import CLI, cli_env, kill_when, run_until
+from tests.flows.stages import CLI, TINY, cli_env, in_home, kill_when, tiny
+from webtext.components.files import sha256_file
+from webtext.components.home import Home
+from webtext.flows.pretrain import pretrain
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+pytestmark = pytest.mark.slow
 
 
 def query(home, sql, params=()):
@@ -24,23 +21,28 @@ def query(home, sql, params=()):
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    """The tiny pipeline run once (up to this stage), then pretrain again, in a home of its own."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("WEBTEXT_HOME", str(tmp_path_factory.mktemp("pretrained")))
-        results = run_until("pretrain", load_config(TINY))
-        rerun = pretrain(load_config(TINY))
-        yield Home.from_env(), results, rerun
+def pretrained(tiny_run):
+    """The shared tiny run's home, its results up to this stage, and pretrain run again there."""
+    with in_home(tiny_run.home.root) as home:
+        rerun = pretrain(tiny())
+    return home, tiny_run.results[:5], rerun
+
+
+@pytest.fixture(scope="module")
+def retrained(tiny_run, tmp_path_factory) -> Home:
+    """A copy of the shared run's home for the checks below that train, kill or unregister."""
+    return tiny_run.copy(tmp_path_factory.mktemp("retrained"))
 
 
 def test_the_pipeline_ends_in_a_registered_checkpoint(pretrained):
     home, results, rerun = pretrained
     assert [r.stage for r in results] == ["source", "crawl", "extract", "tokenize", "pretrain"]
     assert rerun.up_to_date and "up to date" in rerun.summary
+    # the one checkpoint trained from nothing (the shared run fine-tuned others from it)
     [row] = query(home, "SELECT checkpoint_id, kind, tokenizer_id, snapshot_id, token_set_id, path, sha256, "
-                        "step, config, val_loss, val_bpb FROM checkpoints")
+                        "step, config, val_loss, val_bpb FROM checkpoints WHERE parent_id IS NULL")
     checkpoint_id, kind, tokenizer_id, snapshot_id, token_set_id, path, sha, step, config, loss, bpb = row
-    assert kind == "pretrain" and step == load_config(TINY).pretrain.max_steps
+    assert kind == "pretrain" and step == tiny().pretrain.max_steps
     assert query(home, "SELECT tokenizer_id, snapshot_id FROM token_sets WHERE token_set_id = ?",
                  [token_set_id]) == [(tokenizer_id, snapshot_id)]
     assert sha256_file(home.runs / path / "model.safetensors") == sha
@@ -48,37 +50,39 @@ def test_the_pipeline_ends_in_a_registered_checkpoint(pretrained):
     assert checkpoint_id in results[-1].summary
 
 
-def test_artifacts_show_progress_and_the_loss_curve(pretrained):
-    with get_client(sync_client=True) as client:
-        artifacts = {a.key: a for a in client.read_latest_artifacts()}
+def test_artifacts_show_progress_and_the_loss_curve(pretrained, tiny_run):
+    artifacts = {key: tiny_run.artifact(key) for key in ("pretrain-curve", "pretrain-progress")}
     assert "data:image/svg+xml;base64," in artifacts["pretrain-curve"].data
     assert artifacts["pretrain-progress"].data == 100.0
 
 
-def test_generate_continues_a_prompt_repeatably(pretrained, capsys, monkeypatch):
+def test_generate_continues_a_prompt_repeatably(pretrained, cli_in):
     home = pretrained[0]
-    monkeypatch.delenv("PREFECT_HOME", raising=False)  # the CLI sets it; undone after the test
-    [(checkpoint_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints")
+    cli = cli_in(home)
+    [(checkpoint_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'pretrain'")
     command = ["generate", checkpoint_id[:8], "--prompt", "The module", "--max-tokens", "12", "--seed", "3"]
-    assert main(command) == 0
-    first = capsys.readouterr().out
-    assert main(command) == 0
+    code, first, _ = cli(*command)
+    assert code == 0
+    code, again, _ = cli(*command)
+    assert code == 0
     assert first.startswith("The module") and len(first) > len("The module\n")
-    assert capsys.readouterr().out == first
+    assert again == first
 
 
-def test_a_changed_config_trains_a_new_checkpoint(pretrained):
-    home = pretrained[0]
-    result = pretrain(load_config(TINY, ["pretrain.max_steps=12"]))
+def test_a_changed_config_trains_a_new_checkpoint(retrained):
+    home = retrained
+    with in_home(home.root):
+        result = pretrain(tiny("pretrain.max_steps=12"))
     assert not result.up_to_date and "step 12" in result.summary
-    assert sorted(s for (s,) in query(home, "SELECT step FROM checkpoints")) == [12, 30]
+    steps = query(home, "SELECT step FROM checkpoints WHERE kind = 'pretrain' ORDER BY step")
+    assert [s for (s,) in steps] == [12, 30]
 
 
-def test_a_failed_training_is_one_line_naming_the_run(pretrained, capsys, monkeypatch):
-    monkeypatch.delenv("PREFECT_HOME", raising=False)
+def test_a_failed_training_is_one_line_naming_the_run(retrained, cli_in):
     shape = "pretrain.model={n_layer: 1, n_head: 1, n_embd: 8, block_size: 100000}"
-    assert main(["stage", "pretrain", "--config", str(TINY), "--set", shape]) == 1
-    error = capsys.readouterr().err.strip().splitlines()[-1]
+    code, _, err = cli_in(retrained)("stage", "pretrain", "--config", str(TINY), "--set", shape)
+    assert code == 1
+    error = err.strip().splitlines()[-1]
     assert error.startswith("webtext: error: training ") and "no train shard holds 100001 tokens" in error
 
 
@@ -94,8 +98,8 @@ def training_processes(run_dir: Path) -> list[int]:
     return found
 
 
-def test_a_killed_stage_takes_its_training_along_and_a_rerun_resumes(pretrained, tmp_path):
-    home = pretrained[0]
+def test_a_killed_stage_takes_its_training_along_and_a_rerun_resumes(retrained):
+    home = retrained
     overrides = ["--set", "pretrain.max_steps=40", "--set", "pretrain.checkpoint_every_steps=5"]
     known = {p.name for p in home.runs.iterdir()}
 
@@ -110,18 +114,21 @@ def test_a_killed_stage_takes_its_training_along_and_a_rerun_resumes(pretrained,
         time.sleep(0.1)
     assert not training_processes(run_dir), "the training process outlived the stage that started it"
 
-    result = pretrain(load_config(TINY, ["pretrain.max_steps=40", "pretrain.checkpoint_every_steps=5"]))
+    with in_home(home.root):
+        result = pretrain(tiny("pretrain.max_steps=40", "pretrain.checkpoint_every_steps=5"))
     assert not result.up_to_date and "step 40" in result.summary and run_dir.name in result.summary
 
 
-def test_a_finished_run_that_was_never_registered_is_registered_without_training(pretrained):
-    home = pretrained[0]
-    [(checkpoint_id, path)] = query(home, "SELECT checkpoint_id, path FROM checkpoints WHERE step = 30")
+def test_a_finished_run_that_was_never_registered_is_registered_without_training(retrained):
+    home = retrained
+    [(checkpoint_id, path)] = query(home, "SELECT checkpoint_id, path FROM checkpoints "
+                                          "WHERE kind = 'pretrain' AND step = 30")
     metrics = home.runs / path / "logs" / "metrics.csv"
     before = metrics.stat().st_mtime_ns
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", [checkpoint_id])
-    result = pretrain(load_config(TINY))
-    assert not result.up_to_date and checkpoint_id in result.summary
-    assert metrics.stat().st_mtime_ns == before  # nothing was trained again
-    assert pretrain(load_config(TINY)).up_to_date
+    with in_home(home.root):
+        result = pretrain(tiny())
+        assert not result.up_to_date and checkpoint_id in result.summary
+        assert metrics.stat().st_mtime_ns == before  # nothing was trained again
+        assert pretrain(tiny()).up_to_date

@@ -2,27 +2,28 @@
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from components.config import load_config
-from flows.source import source
+from tests.flows.stages import in_home, tiny
+from webtext.flows.source import source
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def loaded(home):
-    result = source(load_config(TINY))
+@pytest.fixture(scope="module")
+def loaded(tiny_run):
+    """The shared tiny run's home as the source stage left it."""
+    home = tiny_run.after["source"]
     truth = json.loads((home.sample / "ground_truth.json").read_text())
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         urls = {url: (status, error) for url, status, error in
                 con.execute("SELECT url, status, error FROM urls").fetchall()}
         cursor = con.execute("SELECT * FROM source_loads")
-        load = dict(zip([c[0] for c in cursor.description], cursor.fetchone()))
-    return result, truth, urls, load
+        [values] = cursor.fetchall()
+        load = dict(zip([c[0] for c in cursor.description], values))
+    return tiny_run.results[0], truth, urls, load
 
 
 def test_every_sample_url_ends_as_its_ground_truth_says(loaded):
@@ -50,5 +51,8 @@ def test_every_page_kind_reaches_the_urls_table(loaded):
         assert page["url"] in urls, f"{page['kind']} page {page['url']} missing"
 
 
-def test_sample_rerun_is_up_to_date(loaded, home):
-    assert source(load_config(TINY)).up_to_date
+def test_sample_rerun_is_up_to_date(loaded, tiny_run):
+    result = loaded[0]
+    assert result.stage == "source" and not result.up_to_date
+    with in_home(tiny_run.after["source"].root):
+        assert source(tiny()).up_to_date

@@ -5,16 +5,13 @@ import json
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
 
-from flows.exclusive import limit_name
-from flows.pipeline import STAGES
-from tests.flows.stages import CLI, cli_env
-
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+from tests.flows.stages import CLI, TINY, cli_env
+from webtext.flows.exclusive import limit_name
+from webtext.flows.pipeline import STAGES
 
 
 def wait_for(check, timeout: float = 90):
@@ -46,6 +43,7 @@ def served(home):
             server.kill()
 
 
+@pytest.mark.slow
 def test_serve_registers_every_deployment_with_its_schedule_and_typed_parameters(served, home):
     with get_client(sync_client=True) as client:
         flows = {d.flow_id: client.read_flow(d.flow_id).name for d in served.values()}
@@ -66,12 +64,13 @@ def test_serve_registers_every_deployment_with_its_schedule_and_typed_parameters
     assert limit.limit == 1
     from prefect.automations import Automation
 
-    from flows.deployments import UNRESPONSIVE_RUNS
+    from webtext.flows.deployments import UNRESPONSIVE_RUNS
 
     automation = Automation.read(name=UNRESPONSIVE_RUNS)
     assert automation.trigger.posture == "Proactive" and automation.actions[0].state == "CRASHED"
 
 
+@pytest.mark.slow
 def test_a_deployment_run_completes_in_the_served_process(served, home):
     from prefect.deployments import run_deployment
 
@@ -83,7 +82,7 @@ def test_a_deployment_run_completes_in_the_served_process(served, home):
 def test_the_warehouse_slot_admits_one_holder_at_a_time(home):
     from concurrent.futures import ThreadPoolExecutor
 
-    from flows.exclusive import warehouse_slot
+    from webtext.flows.exclusive import warehouse_slot
 
     def take(timeout_s: float) -> str:
         try:
@@ -103,7 +102,7 @@ def test_the_warehouse_slot_admits_one_holder_at_a_time(home):
 HOLDER = """
 import time
 from prefect import flow
-from flows.exclusive import holds_warehouse
+from webtext.flows.exclusive import holds_warehouse
 
 @flow(name="holder")
 @holds_warehouse
@@ -114,10 +113,11 @@ hold()
 """
 
 
+@pytest.mark.slow
 def test_a_run_killed_in_its_slot_is_marked_crashed_and_its_slot_freed(home):
     import sys
 
-    from flows.exclusive import HOLDER_FILE, warehouse_slot
+    from webtext.flows.exclusive import HOLDER_FILE, warehouse_slot
 
     home.root.mkdir(parents=True)
     holder = home.root / HOLDER_FILE

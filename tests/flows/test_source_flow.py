@@ -5,10 +5,12 @@ import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 
-from components.config import load_config
-from components.errors import InputError
-from flows.source import source
 from tests.dumps import submission, write_dump
+from webtext.components.config import load_config
+from webtext.components.errors import InputError
+from webtext.flows.source import source
+
+pytestmark = pytest.mark.slow  # every test runs the source flow
 
 REAL_DUMP = Path(__file__).resolve().parents[3] / "shared" / "data" / "reddit" / "RS_v2_2005-07.xz"
 
@@ -113,7 +115,7 @@ def _selected_urls_in(dump: Path) -> set[str]:
     """What WebText's rule keeps, recomputed from the raw dump without the stage's code path."""
     import lzma
 
-    from components.source.urls import BadUrl, normalise
+    from webtext.components.source.urls import BadUrl, normalise
 
     kept = set()
     for line in lzma.open(dump):

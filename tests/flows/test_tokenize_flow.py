@@ -2,24 +2,19 @@
 reuse what is there."""
 
 import json
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from prefect.client.orchestration import get_client
 
-from components.config import load_config
-from components.files import sha256_file
-from components.home import Home
-from components.tokenize.bpe import tiktoken_encoding
-from components.tokenize.shards import read_split, validation_ids
-from flows.cli import main
-from flows.tokenize import tokenize
-from tests.flows.stages import run_until
+from tests.flows.stages import TINY, in_home, tiny
+from webtext.components.files import sha256_file
+from webtext.components.tokenize.bpe import tiktoken_encoding
+from webtext.components.tokenize.shards import read_split, validation_ids
+from webtext.flows.tokenize import tokenize
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+pytestmark = pytest.mark.slow
 
 
 def query(home, sql, params=()):
@@ -28,13 +23,11 @@ def query(home, sql, params=()):
 
 
 @pytest.fixture(scope="module")
-def tokenized(tmp_path_factory):
-    """The tiny pipeline run once (up to this stage), then tokenize again, in a home of its own."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("WEBTEXT_HOME", str(tmp_path_factory.mktemp("tokenized")))
-        results = run_until("tokenize", load_config(TINY))
-        rerun = tokenize(load_config(TINY))
-        yield Home.from_env(), results, rerun
+def tokenized(tiny_run):
+    """The shared tiny run's home, its results up to this stage, and tokenize run again there."""
+    with in_home(tiny_run.home.root) as home:
+        rerun = tokenize(tiny())
+    return home, tiny_run.results[:4], rerun
 
 
 def test_the_pipeline_ends_in_a_token_set_and_a_rerun_is_up_to_date(tokenized):
@@ -58,7 +51,7 @@ def test_the_manifest_matches_the_snapshot_documents(tokenized):
     assert (manifest["snapshot_id"], manifest["tokenizer_id"], manifest["dtype"]) == \
         (snapshot_id, tokenizer_id, "uint16")
     encoding = tiktoken_encoding(home.tokenizers / tokenizer_id / "tokenizer.json")
-    val = validation_ids(data, load_config(TINY).tokenize.val_fraction)
+    val = validation_ids(data, tiny().tokenize.val_fraction)
     splits = "SELECT split, n_documents, n_tokens, n_bytes, n_shards FROM token_splits WHERE token_set_id = ?"
     recorded = {split: counts for split, *counts in query(home, splits, [token_set])}
     for split in ("train", "val"):
@@ -79,34 +72,35 @@ def test_the_tokenizer_is_recorded_with_its_hash_and_snapshot(tokenized):
     [(tokenizer_id, snapshot_id, vocab_size, path, sha)] = query(
         home, "SELECT tokenizer_id, snapshot_id, vocab_size, path, sha256 FROM tokenizers")
     file = home.tokenizers / path / "tokenizer.json"
-    assert sha256_file(file) == sha and vocab_size == load_config(TINY).tokenize.vocab_size
+    assert sha256_file(file) == sha and vocab_size == tiny().tokenize.vocab_size
     assert query(home, "SELECT count(*) FROM snapshots WHERE snapshot_id = ?", [snapshot_id]) == [(1,)]
 
 
-def test_the_summary_artifact_gives_bytes_per_token(tokenized):
-    with get_client(sync_client=True) as client:
-        [artifact] = [a for a in client.read_latest_artifacts() if a.key == "tokenize-summary"]
+def test_the_summary_artifact_gives_bytes_per_token(tokenized, tiny_run):
+    artifact = tiny_run.artifact("tokenize-summary")
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert {row["split"] for row in rows} == {"train", "val"}
     assert all(row["bytes_per_token"] == round(row["bytes"] / row["tokens"], 3) for row in rows)
 
 
-def test_a_new_split_reuses_the_tokenizer_and_a_damaged_set_is_rebuilt(tokenized):
-    home = tokenized[0]
+def test_a_new_split_reuses_the_tokenizer_and_a_damaged_set_is_rebuilt(tiny_run, tmp_path):
+    home = tiny_run.copy(tmp_path / "home")
     [(tokenizer_id, trained_at)] = query(home, "SELECT tokenizer_id, created_at FROM tokenizers")
-    result = tokenize(load_config(TINY, ["tokenize.val_fraction=0.3"]))
+    with in_home(home.root):
+        result = tokenize(tiny("tokenize.val_fraction=0.3"))
     assert not result.up_to_date and f"reused tokenizer {tokenizer_id}" in result.summary
     assert query(home, "SELECT tokenizer_id, created_at FROM tokenizers") == [(tokenizer_id, trained_at)]
     assert len(query(home, "SELECT * FROM token_sets")) == 2
 
     [(path,)] = query(home, "SELECT path FROM token_sets ORDER BY created_at LIMIT 1")
     next((home.tokens / path).glob("train-*.bin")).write_bytes(b"")
-    rebuilt = tokenize(load_config(TINY))
-    assert not rebuilt.up_to_date and "reused tokenizer" in rebuilt.summary
-    assert tokenize(load_config(TINY)).up_to_date
+    with in_home(home.root):
+        rebuilt = tokenize(tiny())
+        assert not rebuilt.up_to_date and "reused tokenizer" in rebuilt.summary
+        assert tokenize(tiny()).up_to_date
 
 
-def test_an_unknown_snapshot_is_named(tokenized, capsys, monkeypatch):
-    monkeypatch.delenv("PREFECT_HOME", raising=False)  # the CLI sets it; undone after the test
-    assert main(["stage", "tokenize", "--config", str(TINY), "--set", "tokenize.snapshot=zzzz"]) == 1
-    assert "tokenize.snapshot='zzzz' matches no snapshot" in capsys.readouterr().err
+def test_an_unknown_snapshot_is_named(tokenized, cli_in):
+    code, _, err = cli_in(tokenized[0])("stage", "tokenize", "--config", str(TINY), "--set",
+                                        "tokenize.snapshot=zzzz")
+    assert code == 1 and "tokenize.snapshot='zzzz' matches no snapshot" in err

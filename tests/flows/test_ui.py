@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.flows.stages import CLI
+from tests.flows.stages import CLI, TINY
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "ui-screenshots"
 # Flags for a sandboxed, offline machine: no background traffic to hosts it cannot reach.
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (make test "
-                                                                    "installs Debian's chromium)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (make test "
+                                                                     "installs Debian's chromium)")]
 
 
 def free_port() -> int:

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-import warehouse
-from warehouse import WarehouseBusy
+from webtext import warehouse
+from webtext.warehouse import WarehouseBusy
 
 HOLD = ("import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
         "print('held', flush=True); time.sleep(60)")

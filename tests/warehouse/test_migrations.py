@@ -1,10 +1,10 @@
 import duckdb
 import pytest
 
-import warehouse
-from warehouse import migrations
+from webtext import warehouse
+from webtext.warehouse import migrations
 
-# INTERFACE.md: the tables and columns that outside scripts rely on.
+# docs/interface.md: the tables and columns that outside scripts rely on.
 INTERFACE = {
     "submissions": {"id", "url", "score", "subreddit", "created_utc", "source_file"},
     "urls": {"url", "status", "http_status", "attempts", "error", "fetched_at"},

@@ -1,11 +1,11 @@
 import duckdb
 import pytest
 
-import warehouse
-from components.config import load_config
-from components.source.ingest import stage_dump
 from tests.dumps import submission, write_dump
-from warehouse import source as queries
+from webtext import warehouse
+from webtext.components.config import load_config
+from webtext.components.source.ingest import stage_dump
+from webtext.warehouse import source as queries
 
 CONFIG = load_config(None, ["source.batch_lines=10"])
 

@@ -1,4 +1,4 @@
--- The tables every stage meets in (INTERFACE.md). Later migrations add columns, never rename.
+-- The tables every stage meets in (docs/interface.md). Later migrations add columns, never rename.
 
 CREATE TABLE submissions (
     id          VARCHAR PRIMARY KEY,   -- Reddit's base-36 submission id

@@ -17,11 +17,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components.config import CrawlConfig, load_config
-from components.crawl.batch import crawl_batch, read_archives
-from components.crawl.fetcher import Fetcher, FetchResult
-from components.crawl.warc import FetchRecord, WarcWriter, read_response
-from components.source.urls import normalise
 from tests.components.crawl.servers import (
     LoopbackServer,
     failing,
@@ -34,6 +29,11 @@ from tests.components.crawl.servers import (
     stream_after,
     trickle,
 )
+from webtext.components.config import CrawlConfig, load_config
+from webtext.components.crawl.batch import crawl_batch, read_archives
+from webtext.components.crawl.fetcher import Fetcher, FetchResult
+from webtext.components.crawl.warc import FetchRecord, WarcWriter, read_response
+from webtext.components.source.urls import normalise
 
 BOMB_SIZE = 300_000_000  # decoded bytes of the gzip bomb (~300 KB on the wire)
 LATIN1_TEXT = "Café déjà vu: a naïve façade in Zürich, señor."
@@ -126,6 +126,7 @@ def test_oversized_body_stops_at_the_cap_with_flat_memory(server, warc_dir, decl
     assert growth < 100_000_000, f"peak RSS grew {growth / 1e6:.0f} MB for a 1 MB cap"
 
 
+@pytest.mark.slow
 def test_gzip_bomb_stops_at_the_cap_with_flat_memory(server, warc_dir):
     gzip_of_zeros(BOMB_SIZE)  # built before measuring: the server's setup is not the fetcher's memory
     server.route("/bomb", gzip_bomb(BOMB_SIZE))

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from components.crawl.guard import AddressGuard, Refused, Target, Unresolvable, refusal
+from webtext.components.crawl.guard import AddressGuard, Refused, Target, Unresolvable, refusal
 
 
 def check(url: str, allow: list[str] = (), resolve: dict[str, str] | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.evaluate.contamination import NgramIndex, contamination, ngram_hashes
+from webtext.components.evaluate.contamination import NgramIndex, contamination, ngram_hashes
 
 CORPUS = [
     "The river rose through the night and by morning the lower town stood in a foot of brown water.",

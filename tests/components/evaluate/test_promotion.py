@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.config import GateConfig
-from components.evaluate.promotion import failed_gates
+from webtext.components.config import GateConfig
+from webtext.components.evaluate.promotion import failed_gates
 
 BEAT_BPB = GateConfig(task="texts", metric="bpb", beat_current=True)
 

@@ -9,10 +9,15 @@ import pytest
 import torch
 from safetensors.torch import save_model
 
-from components.errors import InputError
-from components.evaluate.registry import export_transformers, model_card, verify_version, write_version
-from components.model.gpt import GPT, GPTConfig
-from components.tokenize.bpe import train, write_transformers_files
+from webtext.components.errors import InputError
+from webtext.components.evaluate.registry import (
+    export_transformers,
+    model_card,
+    verify_version,
+    write_version,
+)
+from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.tokenize.bpe import train, write_transformers_files
 
 transformers = pytest.importorskip("transformers")  # a dev dependency; missing only outside `make test`
 
@@ -73,6 +78,7 @@ def test_the_model_card_carries_the_hugging_face_header(tmp_path, tokenizer):
     assert "| texts | bpb | 1.2500 |" in card
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape, architecture", [
     ({}, "GPT2LMHeadModel"), ({"pre_ln": False, "gelu": "exact"}, "OpenAIGPTLMHeadModel")])
 def test_export_round_trips_through_transformers(tmp_path, tokenizer, shape, architecture):
@@ -82,7 +88,7 @@ def test_export_round_trips_through_transformers(tmp_path, tokenizer, shape, arc
     hf = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
     assert type(hf).__name__ == architecture
     hf_tokenizer = transformers.AutoTokenizer.from_pretrained(out)
-    from components.tokenize.bpe import encode_document, tiktoken_encoding
+    from webtext.components.tokenize.bpe import encode_document, tiktoken_encoding
 
     text = "The lazy dog packs five jugs."
     ids = encode_document(tiktoken_encoding(tokenizer), text).tolist()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from components.evaluate.bpb import Bits, stream_bits
-from components.evaluate.scoring import continuation, score, stream_nats, windows
-from components.model.gpt import GPT, GPTConfig
+from webtext.components.evaluate.bpb import Bits, stream_bits
+from webtext.components.evaluate.scoring import continuation, score, stream_nats, windows
+from webtext.components.model.gpt import GPT, GPTConfig
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import random
 import pytest
 import torch
 
-from components.config import EvalTaskConfig
-from components.errors import InputError
-from components.evaluate.scoring import Score
-from components.evaluate.tasks import (
+from webtext.components.config import EvalTaskConfig
+from webtext.components.errors import InputError
+from webtext.components.evaluate.scoring import Score
+from webtext.components.evaluate.tasks import (
     Example,
     choose_shots,
     evaluate_task,
@@ -20,7 +20,7 @@ from components.evaluate.tasks import (
     prompt,
     task_metrics,
 )
-from components.model.gpt import GPT, GPTConfig
+from webtext.components.model.gpt import GPT, GPTConfig
 
 LAST_WORD = EvalTaskConfig(name="lambada", type="last_word")
 CHOICE = EvalTaskConfig(name="story", type="multiple_choice", fields=["context", "a", "b", "c"],

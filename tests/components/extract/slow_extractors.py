@@ -11,7 +11,7 @@ import os
 import signal
 import time
 
-from components.extract.html import Extracted
+from webtext.components.extract.html import Extracted
 
 PATH = "tests.components.extract.slow_extractors:extract"
 

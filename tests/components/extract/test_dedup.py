@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.config import DedupConfig
-from components.extract.dedup import MinHasher, cluster, exact_key, normalise
+from webtext.components.config import DedupConfig
+from webtext.components.extract.dedup import MinHasher, cluster, exact_key, normalise
 
 VOCABULARY = (
     "river council market winter harbour bridge school doctor village garden station letter engine "

@@ -1,14 +1,14 @@
 import pytest
 
-from components.config import (
+from webtext.components.config import (
     C4Config,
     FilterConfig,
     FineWebConfig,
     GopherQualityConfig,
     GopherRepetitionConfig,
 )
-from components.errors import ConfigError
-from components.extract.filters import FILTER_NAMES, Doc, build_filters, judge
+from webtext.components.errors import ConfigError
+from webtext.components.extract.filters import FILTER_NAMES, Doc, build_filters, judge
 
 PARAGRAPHS = [
     "The city council voted on Tuesday to expand the bus network, adding three routes that will connect "

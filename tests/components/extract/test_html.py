@@ -6,10 +6,10 @@ import gzip
 
 import pytest
 
-from components.crawl.decoding import TooLarge
-from components.errors import ConfigError
-from components.extract.html import Extracted, decode_body, extract, extractor_function
 from tests.components.extract import slow_extractors
+from webtext.components.crawl.decoding import TooLarge
+from webtext.components.errors import ConfigError
+from webtext.components.extract.html import Extracted, decode_body, extract, extractor_function
 
 LIMIT = 1 << 20
 PARAGRAPHS = [

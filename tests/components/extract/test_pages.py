@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components.crawl.warc import FetchRecord, WarcWriter
-from components.errors import ConfigError, InputError
-from components.extract.pages import PAGES, PageRef, extract_pages
+from webtext.components.crawl.warc import FetchRecord, WarcWriter
+from webtext.components.errors import ConfigError, InputError
+from webtext.components.extract.pages import PAGES, PageRef, extract_pages
 
 PROSE = (
     "<p>The library opened its new reading room on Saturday, after two years of work on the old "

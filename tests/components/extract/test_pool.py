@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from components.errors import ConfigError
-from components.extract.pool import ExtractionPool, PageJob
 from tests.components.extract.slow_extractors import PATH
+from webtext.components.errors import ConfigError
+from webtext.components.extract.pool import ExtractionPool, PageJob
 
 TIMEOUT_S = 1.5
 HEADERS = [("Content-Type", "text/html; charset=utf-8")]

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components.errors import InputError
-from components.extract.snapshot import DATA_FILE, MANIFEST_FILE, export, publish, validate, verify
-from components.files import sha256_file
+from webtext.components.errors import InputError
+from webtext.components.extract.snapshot import DATA_FILE, MANIFEST_FILE, export, publish, validate, verify
+from webtext.components.files import sha256_file
 
 ROWS = [
     {"doc_id": "a1", "url": "http://a.test/1", "title": "One", "text": "First text.", "karma": 5},

@@ -6,11 +6,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components.config import ExtractConfig
-from components.errors import InputError
-from components.extract.pages import PAGES
-from components.extract.verdicts import judge_shard, judge_shards
 from tests.components.extract.test_filters import ARTICLE
+from webtext.components.config import ExtractConfig
+from webtext.components.errors import InputError
+from webtext.components.extract.pages import PAGES
+from webtext.components.extract.verdicts import judge_shard, judge_shards
 
 
 def page(doc_id: str, text: str, status: str = "ok", url: str = "http://news.test/a", **extra) -> dict:
@@ -44,6 +44,7 @@ def test_each_document_gets_its_first_failing_reason_and_only_survivors_get_keys
     assert all(out[k]["exact_key"] is None and out[k]["bands"] is None for k in out if k != "kept")
 
 
+@pytest.mark.slow
 def test_judging_is_deterministic_in_one_process_or_many(tmp_path):
     sources = [shard(tmp_path / f"in{i}.parquet", ROWS[i:] + ROWS[:i]) for i in range(3)]
     config = ExtractConfig()

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from components.config import TaskConfig
-from components.errors import InputError
-from components.finetune.data import examples, label_ids
-from components.finetune.formats import Markers, frame, transform
-from components.finetune.heads import PAD, TaskModel, collate
-from components.finetune.metrics import score
-from components.model.gpt import GPT, GPTConfig
-from components.task_files import load_split
+from webtext.components.config import TaskConfig
+from webtext.components.errors import InputError
+from webtext.components.finetune.data import examples, label_ids
+from webtext.components.finetune.formats import Markers, frame, transform
+from webtext.components.finetune.heads import PAD, TaskModel, collate
+from webtext.components.finetune.metrics import score
+from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.task_files import load_split
 
 M = Markers(start=1, delimiter=2, extract=3)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from components.model.gpt import GPT, GPTConfig
-from components.model.hf import from_hf, to_hf_state_dict
-from components.model.presets import PRESETS, model_config
+from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.model.hf import from_hf, to_hf_state_dict
+from webtext.components.model.presets import PRESETS, model_config
 
 transformers = pytest.importorskip("transformers")  # a dev dependency; missing only outside `make test`
 
@@ -73,6 +73,7 @@ def test_banded_layers_see_only_their_window():
     assert not torch.allclose(local.attn(x2)[0, 11], y[0, 11])  # ...but 11 sees 9
 
 
+@pytest.mark.slow
 def test_albert_options_shrink_the_parameters_and_still_train():
     base = dict(vocab_size=1000, block_size=32, n_layer=4, n_head=4, n_embd=64, dropout=0.0)
     plain = GPT(GPTConfig(**base))

@@ -2,8 +2,8 @@
 
 import json
 
-from components.config import SampleConfig
-from components.sample import build_sample, build_site, ground_truth
+from webtext.components.config import SampleConfig
+from webtext.components.sample import build_sample, build_site, ground_truth
 
 TINY = SampleConfig(articles=8, slow_pages=False)
 

@@ -6,9 +6,9 @@ from collections import Counter
 import pytest
 import zstandard
 
-from components.config import SampleConfig
-from components.sample import EXPECTED, build_sample, build_site
-from components.sample.dump import dump_lines
+from webtext.components.config import SampleConfig
+from webtext.components.sample import EXPECTED, build_sample, build_site
+from webtext.components.sample.dump import dump_lines
 
 REASONS = {"self_post", "no_url", "low_score", "no_score", "over_18", "malformed"}
 FILTERS = {"blocked_domain", "blocked_extension", "unsupported_scheme", "invalid_url"}

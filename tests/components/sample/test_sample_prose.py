@@ -1,6 +1,6 @@
 """Harvesting prose: code, sessions, lists and headings are dropped; sentences are kept."""
 
-from components.sample.prose import MIN_WORDS, handwritten, prose_paragraphs, stdlib_articles
+from webtext.components.sample.prose import MIN_WORDS, handwritten, prose_paragraphs, stdlib_articles
 
 FIRST = "A paragraph of ordinary prose that explains what the statement does and why it matters."
 SECOND = "A second paragraph, under a new heading, long enough to count as prose, ends as one."

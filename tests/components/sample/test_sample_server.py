@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from components.config import SampleConfig
-from components.sample import build_site, serve_sample
-from components.sample.pages import OVERSIZED_BYTES
-from components.sample.site import Stream
+from webtext.components.config import SampleConfig
+from webtext.components.sample import build_site, serve_sample
+from webtext.components.sample.pages import OVERSIZED_BYTES
+from webtext.components.sample.site import Stream
 
 
 @pytest.fixture(scope="module")

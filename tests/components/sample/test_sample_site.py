@@ -4,12 +4,12 @@ from collections import Counter
 
 import pytest
 
-from components.config import SampleConfig
-from components.errors import ConfigError
-from components.sample import EXPECTED, KINDS, SAMPLE_HOSTS, build_site, prose
-from components.sample.pages import OVERSIZED_BYTES, SHORT_PARAGRAPH
-from components.sample.prose import handwritten
-from components.sample.site import DISALLOWED_PREFIX, Stream
+from webtext.components.config import SampleConfig
+from webtext.components.errors import ConfigError
+from webtext.components.sample import EXPECTED, KINDS, SAMPLE_HOSTS, build_site, prose
+from webtext.components.sample.pages import OVERSIZED_BYTES, SHORT_PARAGRAPH
+from webtext.components.sample.prose import handwritten
+from webtext.components.sample.site import DISALLOWED_PREFIX, Stream
 
 TINY = SampleConfig(articles=8, slow_pages=False)
 OK = ("pending", "ok")

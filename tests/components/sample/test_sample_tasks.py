@@ -2,7 +2,7 @@
 
 import csv
 
-from components.sample.tasks import BAD, GOOD, SPLITS, write_tasks
+from webtext.components.sample.tasks import BAD, GOOD, SPLITS, write_tasks
 
 
 def rows(directory, task, split="train"):

@@ -1,10 +1,10 @@
 import duckdb
 import pytest
 
-from components.config import load_config
-from components.errors import InputError
-from components.source.ingest import config_hash, stage_dump
 from tests.dumps import submission, write_dump
+from webtext.components.config import load_config
+from webtext.components.errors import InputError
+from webtext.components.source.ingest import config_hash, stage_dump
 
 RECORDS = (
     [submission(str(i), f"http://site{i % 40}.example.com/story/{i}", score=i % 7) for i in range(300)]
@@ -92,7 +92,7 @@ def test_worker_processes_stage_exactly_what_one_process_does(tmp_path):
 
 
 def test_aligned_chunks_never_straddle_a_batch():
-    from components.source.ingest import CHUNK_LINES, aligned_chunks
+    from webtext.components.source.ingest import CHUNK_LINES, aligned_chunks
 
     sizes = [len(c) for c in aligned_chunks(iter([b"x"] * 10_000), 5000)]
     assert sizes == [CHUNK_LINES, 5000 - CHUNK_LINES, CHUNK_LINES, 5000 - CHUNK_LINES]

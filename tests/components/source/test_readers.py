@@ -3,9 +3,9 @@ import os
 import pytest
 import zstandard
 
-from components.errors import InputError
-from components.source.readers import iter_lines
 from tests.dumps import compress, encode, submission, write_dump
+from webtext.components.errors import InputError
+from webtext.components.source.readers import iter_lines
 
 RECORDS = [submission(str(i)) for i in range(500)]
 
@@ -64,7 +64,7 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_a_file_without_newlines_fails_instead_of_filling_memory(tmp_path, monkeypatch):
-    from components.source import readers
+    from webtext.components.source import readers
 
     monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1 << 20)
     path = tmp_path / "RS_array.json"

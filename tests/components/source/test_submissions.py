@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from components.config import load_config
-from components.source.submissions import Submission, select
+from webtext.components.config import load_config
+from webtext.components.source.submissions import Submission, select
 
 CONFIG = load_config(None, []).source
 

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import load_config
-from components.source.urls import BadUrl, UrlFilter, normalise
+from webtext.components.config import load_config
+from webtext.components.source.urls import BadUrl, UrlFilter, normalise
 
 
 @pytest.mark.parametrize("raw, expected", [

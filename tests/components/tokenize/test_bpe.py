@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.errors import InputError
-from components.sample.prose import stdlib_articles
-from components.tokenize.bpe import (
+from webtext.components.errors import InputError
+from webtext.components.sample.prose import stdlib_articles
+from webtext.components.tokenize.bpe import (
     END_OF_TEXT,
     SPECIAL_TOKENS,
     encode_document,
@@ -80,6 +80,7 @@ def test_invalid_utf8_becomes_the_replacement_character(trained):
     assert encoding.decode(ids[:-1]).endswith("\ufffd") and hf.decode(ids[:-1]).endswith("\ufffd")
 
 
+@pytest.mark.slow
 def test_it_loads_as_a_transformers_fast_tokenizer(trained):
     transformers = pytest.importorskip("transformers")  # a dev dependency; missing only outside `make test`
     directory, _, hf, _ = trained

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components.errors import InputError
-from components.files import sha256_file
-from components.tokenize.bpe import encode_document, tiktoken_encoding, train
-from components.tokenize.shards import (
+from webtext.components.errors import InputError
+from webtext.components.files import sha256_file
+from webtext.components.tokenize.bpe import encode_document, tiktoken_encoding, train
+from webtext.components.tokenize.shards import (
     MANIFEST_FILE,
     encode_snapshot,
     read_split,
@@ -19,7 +19,7 @@ from components.tokenize.shards import (
     verify,
     write_manifest,
 )
-from components.tokenize.texts import SnapshotTexts
+from webtext.components.tokenize.texts import SnapshotTexts
 
 DOCS = [(f"doc{i:03d}", f"Document number {i} says something about the harbour, the bridge and the "
                         f"river, {'and more ' * (i % 7)}in its own words: ünïcödé {i * 7919}.")

@@ -15,17 +15,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from components.errors import InputError
-from components.files import sha256_file
-from components.model.checkpoint import load_model
-from components.model.presets import model_config
-from components.sample.prose import stdlib_articles
-from components.tokenize.bpe import tiktoken_encoding, train
-from components.tokenize.shards import encode_snapshot, write_manifest
-from components.train.curve import read_curves, svg
-from components.train.data import TrainStream, Windows
-from components.train.run import latest_checkpoint
-from components.train.run import train as run_training
+from webtext.components.errors import InputError
+from webtext.components.files import sha256_file
+from webtext.components.model.checkpoint import load_model
+from webtext.components.model.presets import model_config
+from webtext.components.sample.prose import stdlib_articles
+from webtext.components.tokenize.bpe import tiktoken_encoding, train
+from webtext.components.tokenize.shards import encode_snapshot, write_manifest
+from webtext.components.train.curve import read_curves, svg
+from webtext.components.train.data import TrainStream, Windows
+from webtext.components.train.job import PretrainJob
+from webtext.components.train.run import latest_checkpoint
+from webtext.components.train.run import train as run_training
 
 VOCAB = 512
 PRETRAIN = {"model": "cpu-tiny", "max_steps": 30, "micro_batch_size": 4, "batch_tokens": 512,
@@ -58,26 +59,28 @@ def job(tokens, out, **pretrain) -> dict:
             "pretrain": PRETRAIN | pretrain}
 
 
+@pytest.mark.slow
 def test_training_lowers_the_validation_loss(tokens, tmp_path):
-    result = run_training(job(tokens, tmp_path))
+    result = run_training(PretrainJob.model_validate(job(tokens, tmp_path)))
     curves = read_curves(tmp_path / "logs" / "metrics.csv")
     val = [v for _, v in curves["val/loss"]]
     # from chance (ln 512 = 6.24 nats) down, and still falling between validations
     assert len(val) >= 3 and val[-1] < math.log(VOCAB) - 0.5 and val[-1] < val[0]
-    assert result["step"] == 30 and result["val_loss"] == pytest.approx(val[-1], abs=1e-4)
+    assert result.step == 30 and result.val_loss == pytest.approx(val[-1], abs=1e-4)
     per_byte = job(tokens, tmp_path)["val_tokens_per_byte"]
-    assert result["val_bpb"] == pytest.approx(result["val_loss"] * per_byte / math.log(2), rel=1e-5)
-    model = load_model(tmp_path, result["files"]["model.safetensors"])
+    assert result.val_bpb == pytest.approx(result.val_loss * per_byte / math.log(2), rel=1e-5)
+    model = load_model(tmp_path, result.weights_sha256)
     assert model.config.n_layer == 2 and not model.training
     assert "<polyline" in svg(curves, "loss")
     assert (tmp_path / "tb").is_dir()
 
 
 def _start(job_file):
-    return subprocess.Popen([sys.executable, "-m", "components.train", str(job_file)],
+    return subprocess.Popen([sys.executable, "-m", "webtext.components.train", str(job_file)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tokens, tmp_path):
     runs = {}
     for name in ("whole", "killed"):

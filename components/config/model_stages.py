@@ -1,0 +1,251 @@
+"""The sections of the stages from corpus to registered model: tokenize, pretrain, finetune,
+evaluate and register."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from webtext.components.config.section import Section
+
+
+class TokenizeConfig(Section):
+    """Byte-level BPE trained on a snapshot, and the snapshot encoded into training shards."""
+
+    snapshot: str | None = Field(
+        None, description="The snapshot to tokenize: an id or a unique prefix of one. Default: the "
+        "snapshot the current extract config published.",
+    )
+    vocab_size: int = Field(
+        50_257, ge=260,
+        description="Vocabulary size, special tokens included (GPT-2: 50,257). A small corpus may "
+        "stop short of it: the trained size is recorded.",
+    )
+    min_frequency: int = Field(2, ge=1, description="Fewest occurrences of a pair for it to be merged.")
+    train_max_bytes: int | None = Field(
+        None, ge=1, description="Train on the snapshot's first documents up to this many UTF-8 bytes "
+        "(None: all). Encoding always covers every document.",
+    )
+    val_fraction: float = Field(
+        0.005, ge=0, lt=1,
+        description="Share of documents (by doc_id hash) in the validation split (nanoGPT's "
+        "OpenWebText: 0.0005; more here, as the sample is small).",
+    )
+    shard_tokens: int = Field(
+        100_000_000, ge=1, description="Tokens per shard file (100M uint16: 200 MB, as modded-nanoGPT).",
+    )
+    batch_documents: int = Field(
+        1024, ge=1, description="Documents read and encoded at a time: bounds the stage's memory.",
+    )
+    threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="Encoding threads.",
+    )
+
+
+class PretrainConfig(Section):
+    """Language-model pretraining of the GPT on a token set (GPT-2's recipe, nanoGPT's defaults)."""
+
+    model: str | dict[str, Any] = Field(
+        "gpt2-small", description="A preset (gpt1, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, cpu-tiny, "
+        "cpu-small, cpu-medium) or an inline shape: GPTConfig fields such as n_layer, n_head, n_embd, "
+        "block_size, dropout, pre_ln, local_window, embedding_dim, share_layers.",
+    )
+    max_steps: int = Field(5000, ge=1, description="Optimizer steps to train for (and the cosine's length).")
+    max_minutes: float | None = Field(
+        None, gt=0, description="Also stop after this much wall time (a budget instead of a step count).",
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _known_preset(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        from webtext.components.model.presets import PRESETS
+
+        if isinstance(value, str) and value not in PRESETS:
+            raise ValueError(f"unknown model preset {value!r}; presets: {', '.join(PRESETS)}")
+        return value
+
+    micro_batch_size: int = Field(8, ge=1, description="Sequences per device per forward pass.")
+    batch_tokens: int = Field(
+        524_288, ge=1,
+        description="Tokens per optimizer step over all devices (GPT-2/nanoGPT: ~0.5M); reached by "
+        "gradient accumulation, rounded to whole micro-batches.",
+    )
+    learning_rate: float = Field(6e-4, gt=0, description="Peak learning rate (GPT-3 small: 6e-4).")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine floor, as a share of the peak.")
+    warmup_steps: int = Field(100, ge=0, description="Linear warmup steps.")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW decay on matrices only (GPT-3: 0.1).")
+    betas: tuple[float, float] = Field((0.9, 0.95), description="AdamW betas (GPT-3: 0.9, 0.95).")
+    grad_clip: float = Field(1.0, ge=0, description="Gradient norm clip (GPT-3: 1.0); 0 turns it off.")
+    precision: str = Field(
+        "auto",
+        description="Lightning precision; auto: bf16-mixed where the hardware has bf16, else 32-true.",
+    )
+    accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu, ...")
+    devices: int | str = Field("auto", description="Devices per node (Lightning `devices`).")
+    num_nodes: int = Field(1, ge=1, description="Nodes (Lightning `num_nodes`).")
+    strategy: str = Field("auto", description="Lightning strategy: auto, ddp, fsdp, ...")
+    compile: bool = Field(False, description="torch.compile the model (faster steps after a slow start).")
+    val_every_steps: int = Field(250, ge=1, description="Validate every this many optimizer steps.")
+    val_batches: int = Field(20, ge=1, description="Validation micro-batches (the same ones every time).")
+    checkpoint_every_steps: int = Field(250, ge=1, description="Resumable checkpoint every this many steps.")
+    log_every_steps: int = Field(10, ge=1, description="Progress line every this many steps.")
+    sample_tokens: int = Field(48, ge=0, description="Tokens sampled at each validation (0: none).")
+    seed: int = Field(1337, description="Seeds initialisation, batches and dropout.")
+
+
+class TaskConfig(Section):
+    """One labelled task: where its data is, how its columns map onto GPT-1's input transformation."""
+
+    name: str = Field(description="The task's name, as written in `evaluations.task`.")
+    type: Literal["classification", "entailment", "similarity", "multiple_choice"] = Field(
+        description="Input transformation and head (GPT-1, figure 1).",
+    )
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Split name -> a local .csv, .tsv, .json or .jsonl file (`${VAR}` expanded); "
+        "offline use.",
+    )
+    hub: str | None = Field(None, description="A Hugging Face dataset name, used when `files` is empty.")
+    hub_config: str | None = Field(
+        None, description="The hub dataset's configuration (e.g. `sst2` of `glue`).")
+    train_split: str = Field("train", description="The split fine-tuned on.")
+    validation_split: str = Field("validation", description="The split scored.")
+    fields: list[str | list[str]] = Field(
+        description="Columns in input order: [text]; [premise, hypothesis]; [a, b]; [context, answer_1, "
+        "answer_2, ...]. A list of columns is joined with spaces (a story's four sentences); empty "
+        "answers are left out, so examples may have fewer choices than columns.",
+    )
+    label: str = Field("label", description="The label column.")
+    labels: list[str | int] | None = Field(
+        None,
+        description="Label values in id order (for multiple choice: the value naming each answer). "
+        "Default: the sorted distinct labels of the training split.",
+    )
+    regression: bool = Field(False, description="Similarity as a score (one output, MSE) instead of classes.")
+    metrics: list[Literal["acc", "f1", "mcc", "pearson", "spearman"]] | None = Field(
+        None,
+        description="Metrics on the validation split. Default: acc; pearson and spearman for similarity.",
+    )
+    max_train_examples: int | None = Field(None, ge=1, description="Use only the first N training examples.")
+    max_validation_examples: int | None = Field(None, ge=1, description="Score only the first N.")
+
+
+class FinetuneConfig(Section):
+    """GPT-1's fine-tuning recipe (Radford et al. 2018, section 4.1) on each task, from the pretrained
+    checkpoint of the current config."""
+
+    tasks: list[TaskConfig] = Field(default_factory=list, description="The tasks, each fine-tuned apart.")
+    lm_weight: float = Field(
+        0.5, ge=0, description="Weight of the auxiliary LM loss (GPT-1: 0.5; 0 turns it off).")
+    learning_rate: float = Field(
+        6.25e-5, gt=0, description="Peak learning rate (GPT-1: 6.25e-5, for 117M parameters; small models "
+        "want ~1e-3).",
+    )
+    batch_size: int = Field(32, ge=1, description="Examples per step (GPT-1: 32).")
+    epochs: int = Field(3, ge=1, description="Passes over the training split (GPT-1: 3).")
+    warmup_fraction: float = Field(
+        0.002, ge=0, le=1, description="Linear warmup share of the steps (GPT-1: 0.2%).")
+    weight_decay: float = Field(0.01, ge=0, description="Decay on matrices (GPT-1's L2 of 0.01).")
+    classifier_dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the head (GPT-1: 0.1).")
+    from_scratch: bool = Field(
+        False, description="Start from random weights of the same shape: measures what pretraining gives.",
+    )
+    precision: str = Field("auto", description="As `pretrain.precision`.")
+    seed: int = Field(1337, description="Seeds the head, the example order and dropout.")
+
+
+class EvalTaskConfig(Section):
+    """One zero- or few-shot task, scored by the language model alone (GPT-2, section 3; GPT-3,
+    section 2): no head, no training."""
+
+    name: str = Field(description="The task's name, as written in `evaluations.task`.")
+    type: Literal["last_word", "multiple_choice"] = Field(
+        description="last_word: predict a passage's final word from the rest (LAMBADA; acc, ppl); "
+        "multiple_choice: the likeliest answer after the context (acc, acc_token, acc_norm).",
+    )
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Split name -> a local .csv, .tsv, .json or .jsonl file (`${VAR}` expanded).",
+    )
+    hub: str | None = Field(None, description="A Hugging Face dataset name, used when `files` is empty.")
+    hub_config: str | None = Field(None, description="The hub dataset's configuration.")
+    split: str = Field("test", description="The split scored.")
+    shots: int = Field(
+        0, ge=0, description="K solved examples from `shots_split` put before each one (GPT-3's K-shot).")
+    shots_split: str = Field("train", description="The split the K examples are drawn from.")
+    text: str = Field("text", description="last_word: the passage column.")
+    fields: list[str | list[str]] = Field(
+        default_factory=list,
+        description="multiple_choice: [context, answer_1, answer_2, ...]; a list of columns is joined "
+        "with spaces; empty answers are left out.",
+    )
+    label: str = Field("label", description="multiple_choice: the column naming the right answer.")
+    labels: list[str | int] | None = Field(
+        None, description="multiple_choice: the label value naming each answer, in answer order "
+        "(default 0, 1, 2, ...).",
+    )
+    max_examples: int | None = Field(None, ge=1, description="Score only the first N examples.")
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> EvalTaskConfig:
+        if self.type == "multiple_choice" and len(self.fields) < 3:
+            raise ValueError(f"task {self.name!r}: multiple_choice needs fields [context, answer_1, "
+                             f"answer_2, ...]")
+        return self
+
+
+class EvaluateConfig(Section):
+    """Scoring the pretrained checkpoint: bits per byte, zero/few-shot tasks, contamination."""
+
+    texts: list[str] = Field(
+        default_factory=list,
+        description="Fixed text files (or globs) scored in bits per byte for every version, so versions "
+        "compare; their total is task `texts`, each file task `texts/<file name>`.",
+    )
+    tasks: list[EvalTaskConfig] = Field(default_factory=list, description="Zero- and few-shot tasks.")
+    val_tokens: int | None = Field(
+        None, ge=1, description="Score at most this many tokens of the snapshot's validation split "
+        "(task `validation`); default all.",
+    )
+    contamination_ngram: int = Field(
+        13, ge=1, description="Words in the n-grams matched against the training snapshot (GPT-3: 13; "
+        "GPT-2: 8).",
+    )
+    batch_size: int = Field(16, ge=1, description="Sequences per forward pass.")
+    device: str = Field("auto", description="torch device: auto (cuda when present, else cpu), cpu, cuda:0.")
+    seed: int = Field(1234, description="Seeds the choice of few-shot examples and the sample generations.")
+    prompts: list[str] = Field(
+        default_factory=lambda: ["The", "In a statement on"],
+        description="Prompts continued in the evaluation report (sample generations).",
+    )
+    sample_tokens: int = Field(40, ge=0, description="Tokens sampled per prompt in the report.")
+
+
+class GateConfig(Section):
+    """One condition a version must meet to take an alias."""
+
+    task: str = Field(description="The evaluation task, as in `evaluations.task` (e.g. `texts`).")
+    metric: str = Field(description="The metric (e.g. `bpb`); bpb, ppl and contamination are better lower.")
+    beat_current: bool = Field(
+        False, description="Must be better than the version holding the alias now (passes when none does).")
+    min: float | None = Field(None, description="Must be at least this.")
+    max: float | None = Field(None, description="Must be at most this.")
+
+
+class RegisterConfig(Section):
+    """The model registry (MLflow-style): numbered versions of a named model, and aliases."""
+
+    name: str = Field(
+        "webtext-gpt", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="The registered model's name: letters, digits, `.`, `_`, `-`.",
+    )
+    alias: str = Field(
+        "champion", pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description="The alias a newly registered version is promoted to when it passes the gates.",
+    )
+    gates: dict[str, list[GateConfig]] = Field(
+        default_factory=lambda: {"champion": [GateConfig(task="texts", metric="bpb", beat_current=True)]},
+        description="Alias -> the gates a version must pass to take it; an alias not named has none.",
+    )

@@ -1,0 +1,85 @@
+"""What crosses between a stage and its training process: the job it is given, the result it leaves.
+
+The stage writes `job.json` into the run directory and starts `python -m webtext.components.train`
+(or `.finetune`) on it; the process writes `result.json` beside its weights. Both are typed here, so a
+field renamed on one side fails on the other at once, and a result is trusted only when the weights
+it names are the ones on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from webtext.components.config import FinetuneConfig, PretrainConfig, TaskConfig
+from webtext.components.files import atomic_write_bytes
+from webtext.components.records import WEIGHTS, weights_verify
+
+JOB_FILE, RESULT_FILE = "job.json", "result.json"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def write(self, path: Path) -> Path:
+        atomic_write_bytes(path, (self.model_dump_json(indent=1) + "\n").encode())
+        return path
+
+    @classmethod
+    def read(cls, path: Path):
+        return cls.model_validate_json(Path(path).read_text())
+
+
+class PretrainJob(_Record):
+    """Train (or resume) one GPT on a token set into `out`."""
+
+    out: Path
+    tokens: Path
+    tokenizer: Path
+    val_tokens_per_byte: float
+    model: dict
+    pretrain: PretrainConfig
+
+
+class FinetuneJob(_Record):
+    """Fine-tune a pretrained checkpoint (or the same shape from scratch) on one task into `out`."""
+
+    out: Path
+    parent: Path
+    parent_sha256: str
+    model: dict
+    from_scratch: bool
+    tokenizer: Path
+    task: TaskConfig
+    finetune: FinetuneConfig
+    cache_dir: Path
+
+
+class TrainingResult(_Record):
+    """`result.json`: the step reached, the sha256 of each file handed on, and the run's scores."""
+
+    step: int
+    files: dict[str, str]
+    parameters: int | None = None
+    val_loss: float | None = None  # pretraining: the final validation loss (nats/token) and bits/byte
+    val_bpb: float | None = None
+    accumulation: int | None = None
+    task: str | None = None  # fine-tuning: the task, its validation scores and example counts
+    scores: dict[str, float] = {}
+    n_train: int | None = None
+    n_validation: int | None = None
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.files[WEIGHTS]
+
+    @classmethod
+    def finished(cls, run_dir: Path) -> TrainingResult | None:
+        """The result of a run that ended (perhaps never registered: the stage was killed in between, or
+        the run was launched by hand on a cluster), if its weights are the ones it recorded."""
+        try:
+            result = cls.read(run_dir / RESULT_FILE)
+        except (OSError, ValueError):
+            return None
+        return result if weights_verify(run_dir, result.files.get(WEIGHTS)) else None

@@ -1,0 +1,7 @@
+"""`python -m webtext`: the `webtext` command."""
+
+import sys
+
+from webtext.flows.cli import main
+
+sys.exit(main())

@@ -6,10 +6,8 @@ import http.server
 import json
 import logging
 import os
-import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,13 +27,8 @@ from tests.flows.stages import CLI
 from webtext.components.home import Home
 from webtext.flows import api
 from webtext.flows.console import quiet_console
-from webtext.flows.pipeline import STAGES
 
 BUSY = "while True: pass"
-# What the console used to be buried in: Lightning's tips and banners, library warnings, Prefect's chatter.
-NOISE = re.compile(r"💡|Tip:|[GTHI]PU available|LOCAL_RANK|Trainable params|Automatic Mixed Precision|"
-                   r"Warning:|is deprecated|weights_only|site-packages|temporary server|"
-                   r"Task run .* Finished in state Completed")
 
 
 def own_api_env(home: Path) -> dict[str, str]:
@@ -52,16 +45,17 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_a_run_starts_on_a_busy_machine_and_prints_progress_and_summaries(tmp_path):
+def test_a_command_starts_on_a_busy_machine(tmp_path):
     """Every core is busy while the command starts its temporary Prefect API; the neighbours stop once
-    the first flow run begins, since the start is what is under test."""
+    the first flow run begins, since the start is what is under test. (What a whole run prints is
+    checked on test_crash's clean run.)"""
     neighbours = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in os.sched_getaffinity(0)]
-    command = subprocess.Popen([*CLI, "run", "--config", "tiny", "--set", "finetune.tasks=[]"],
+    command = subprocess.Popen([*CLI, "stage", "source", "--config", "tiny"],
                                env=own_api_env(tmp_path / "home"), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     watchdog = threading.Timer(900, command.kill)
     watchdog.start()
-    lines = []
+    lines, started_under_load = [], False
     try:
         for line in command.stdout:
             lines.append(line.rstrip("\n"))
@@ -79,14 +73,8 @@ def test_a_run_starts_on_a_busy_machine_and_prints_progress_and_summaries(tmp_pa
     output = "\n".join(lines)
     assert command.returncode == 0, output
     assert started_under_load, output
-    assert [line for line in lines if NOISE.search(line)] == []
-    for stage in STAGES:
-        assert any(line.startswith(f"{stage}: ") for line in lines), f"no {stage} summary in:\n{output}"
+    assert any(line.startswith("source: ") and "new URLs" in line for line in lines), output
     assert lines[-1].startswith("results: ")
-    # What the console leaves out is still in the runs' logs.
-    with sqlite3.connect(tmp_path / "home" / "prefect" / "prefect.db") as db:
-        (banners,) = db.execute("SELECT count(*) FROM log WHERE message LIKE '%GPU available%'").fetchone()
-    assert banners > 0
 
 
 @pytest.mark.slow

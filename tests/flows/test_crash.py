@@ -9,12 +9,16 @@ verified output, with nothing duplicated and nothing half written.
 
 import hashlib
 import random
+import re
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterTextSearch, LogFilterTimestamp
 
 from tests.flows.stages import CLI, TINY, cli_env, run_cli
 from webtext.components.home import Home
@@ -25,6 +29,10 @@ pytestmark = pytest.mark.slow
 OPTIONS = ["run", "--config", str(TINY), "--set", "finetune.tasks=[]"]
 COMMAND = [*CLI, *OPTIONS]
 SEED, KILLS = 20261130, 3
+# What a console would be buried in: Lightning's tips and banners, library warnings, Prefect's chatter.
+NOISE = re.compile(r"💡|Tip:|[GTHI]PU available|LOCAL_RANK|Trainable params|Automatic Mixed Precision|"
+                   r"Warning:|is deprecated|weights_only|site-packages|temporary server|"
+                   r"Task run .* Finished in state Completed")
 
 
 def content(home: Path) -> dict[str, list]:
@@ -62,9 +70,9 @@ def homes(tmp_path_factory):
     """A clean `webtext run` and its unchanged rerun; then a home whose runs are killed at seeded
     points, then run to the end."""
     clean = tmp_path_factory.mktemp("clean")
-    start = time.monotonic()
+    start, began = time.monotonic(), datetime.now(UTC)
     first = run(clean)
-    seconds = time.monotonic() - start
+    seconds, ended = time.monotonic() - start, datetime.now(UTC)
     again = run(clean)
     killed = tmp_path_factory.mktemp("killed")
     rng = random.Random(SEED)
@@ -81,17 +89,31 @@ def homes(tmp_path_factory):
             kills += 1
     assert kills, f"every run finished before its kill point ({points})"
     run(killed)
-    return clean, killed, first.stdout, again.stdout
+    return clean, killed, first.stdout + first.stderr, again.stdout, (began, ended)
 
 
 def test_a_run_prints_each_stage_and_where_results_are_and_a_rerun_is_up_to_date(homes):
-    clean, _, first, again = homes
+    clean, _, first, again, _ = homes
     assert "source: " in first and "new URLs" in first and "register: webtext-tiny:1" in first
     assert f"warehouse {clean / 'warehouse.duckdb'}" in first
     assert (clean / "sample" / "RS_sample.ndjson.zst").exists()
     summaries = [line for line in again.splitlines() if line.split(":")[0] in STAGES]
     assert len(summaries) == len(STAGES) and all(": up to date" in line for line in summaries
                                                  if not line.startswith("finetune"))
+
+
+def test_the_console_shows_stages_and_summaries_and_the_noise_goes_to_the_run_logs_only(homes):
+    _, _, first, _, (began, ended) = homes
+    lines = first.splitlines()
+    assert [line for line in lines if NOISE.search(line)] == []
+    for stage in STAGES:
+        assert any(line.startswith(f"{stage}: ") for line in lines), f"no {stage} summary in:\n{first}"
+    assert any(line.startswith("results: warehouse ") for line in lines)
+    # What the console leaves out is still in the runs' logs.
+    with get_client(sync_client=True) as client:
+        banners = client.read_logs(LogFilter(text=LogFilterTextSearch(query='"GPU available"'),
+                                             timestamp=LogFilterTimestamp(after_=began, before_=ended)))
+    assert banners
 
 
 def test_a_killed_and_rerun_pipeline_ends_with_the_clean_runs_content(homes):

@@ -168,37 +168,17 @@ def zero_shot(evaluated: dict, eval_task: EvalTaskConfig, config: WebtextConfig,
     return [(eval_task.name, metric, value, result.n_examples) for metric, value in result.metrics.items()]
 
 
-def _finetune_texts(config: WebtextConfig, home: Home) -> dict[str, list[str]]:
-    from webtext.components.task_files import load_split
-
-    out = {}
-    for ft in config.finetune.tasks:
-        rows = load_split(ft, ft.validation_split, home.root / "cache")[: ft.max_validation_examples]
-        columns = [c for f in ft.fields for c in (f if isinstance(f, list) else [f])]
-        out[ft.name] = [" ".join(str(row.get(c, "")) for c in columns) for row in rows]
-    return out
-
-
 @task(task_run_name="contamination-{snapshot_id}")
 def contamination(data: Path, snapshot_id: str, config: WebtextConfig, home: Home) -> list[Result]:
     """The share of each evaluation set's examples sharing an n-gram with the training snapshot."""
-    from webtext.components.evaluate.contamination import NgramIndex
+    from webtext.components.evaluate.contamination import NgramIndex, evaluation_sets
     from webtext.components.evaluate.contamination import contamination as share
-    from webtext.components.evaluate.tasks import examples
-    from webtext.components.task_files import load_split
     from webtext.components.tokenize.texts import SnapshotTexts
 
     n = config.evaluate.contamination_ngram
     path = home.evaluate / "ngrams" / f"{snapshot_id}-{n}.npy"
-    if path.is_file():
-        index = NgramIndex.load(path, n)
-    else:
-        index = NgramIndex.build(SnapshotTexts(data), n)
-        index.save(path)
-    cache = home.root / "cache"
-    sets = {t.name: [e.text for e in examples(t, load_split(t, t.split, cache)[: t.max_examples])]
-            for t in config.evaluate.tasks}
-    sets.update(_finetune_texts(config, home))
+    index = NgramIndex.cached(path, lambda: SnapshotTexts(data), n)
+    sets = evaluation_sets(config.evaluate.tasks, config.finetune.tasks, home.root / "cache")
     results = []
     for name, texts in sets.items():
         value, count = share(index, texts)

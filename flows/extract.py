@@ -51,22 +51,10 @@ def judge(jobs: list[tuple[Path, Path]], count: int, config: WebtextConfig) -> l
 
 def _dedup(con: duckdb.DuckDBPyConnection, config: WebtextConfig) -> None:
     """Cluster the documents every filter passed and record every current document's final verdict."""
-    import numpy as np
-    import pyarrow as pa
-
-    from webtext.components.extract.dedup import cluster
+    from webtext.components.extract.dedup import cluster_table
 
     extractor = keys.extractor_key(config.extract)
-    candidates = queries.dedup_candidates(con, extractor)
-    ids = candidates.column("doc_id").to_pylist()
-    bands = np.array(candidates.column("bands").to_pylist(), dtype=np.int64).reshape(
-        len(ids), config.extract.dedup.bands)
-    exact = np.array(candidates.column("exact_key").to_pylist(), dtype=np.int64)
-    found = cluster(ids, candidates.column("karma").to_pylist(), candidates.column("created_utc").to_pylist(),
-                    exact, bands)
-    table = pa.table({"doc_id": pa.array(ids, pa.string()),
-                      "cluster_id": pa.array(found.cluster_id, pa.string()),
-                      "duplicate": pa.array(found.duplicate, pa.bool_())})
+    table = cluster_table(queries.dedup_candidates(con, extractor), config.extract.dedup.bands)
     queries.record_clusters(con, table, extractor)
 
 

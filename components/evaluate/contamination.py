@@ -11,12 +11,13 @@ example; at the rates that keep the per-example error small the saving is gone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import xxhash
 
+from webtext.components.config import EvalTaskConfig, TaskConfig
 from webtext.components.files import atomic_path
 
 _WORD = re.compile(r"\w+")
@@ -84,8 +85,34 @@ class NgramIndex:
     def load(cls, path: Path, n: int) -> NgramIndex:
         return cls(np.load(path), n)
 
+    @classmethod
+    def cached(cls, path: Path, texts: Callable[[], Iterable[str]], n: int) -> NgramIndex:
+        """The index saved at `path`, or one built from `texts()` and saved there: built once per
+        snapshot and n, since a snapshot never changes."""
+        if path.is_file():
+            return cls.load(path, n)
+        index = cls.build(texts(), n)
+        index.save(path)
+        return index
+
 
 def contamination(index: NgramIndex, texts: Iterable[str]) -> tuple[float, int]:
     """The share of `texts` with at least one n-gram in the index, and how many texts there were."""
     flags = [index.overlaps(text) for text in texts]
     return (sum(flags) / len(flags) if flags else 0.0), len(flags)
+
+
+def evaluation_sets(tasks: list[EvalTaskConfig], finetune_tasks: list[TaskConfig], cache: Path
+                    ) -> dict[str, list[str]]:
+    """The texts of every evaluation set, by task name: each zero/few-shot task's examples and each
+    fine-tuning task's validation rows (their input fields joined)."""
+    from webtext.components.evaluate.tasks import examples
+    from webtext.components.task_files import load_split
+
+    sets = {t.name: [e.text for e in examples(t, load_split(t, t.split, cache)[: t.max_examples])]
+            for t in tasks}
+    for task in finetune_tasks:
+        rows = load_split(task, task.validation_split, cache)[: task.max_validation_examples]
+        columns = [c for f in task.fields for c in (f if isinstance(f, list) else [f])]
+        sets[task.name] = [" ".join(str(row.get(c, "")) for c in columns) for row in rows]
+    return sets

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 import xxhash
 
 from webtext.components.config import DedupConfig
@@ -198,3 +199,16 @@ def _union(parent: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
             if np.array_equal(grand, parent):
                 break
             parent[:] = grand
+
+
+def cluster_table(candidates: pa.Table, bands: int) -> pa.Table:
+    """`cluster` over the warehouse's candidate rows (doc_id, karma, created_utc, exact_key, and
+    `bands` band hashes each): each document's cluster id and whether it is a duplicate."""
+    ids = candidates.column("doc_id").to_pylist()
+    band_hashes = np.array(candidates.column("bands").to_pylist(), dtype=np.int64).reshape(len(ids), bands)
+    exact = np.array(candidates.column("exact_key").to_pylist(), dtype=np.int64)
+    found = cluster(ids, candidates.column("karma").to_pylist(), candidates.column("created_utc").to_pylist(),
+                    exact, band_hashes)
+    return pa.table({"doc_id": pa.array(ids, pa.string()),
+                     "cluster_id": pa.array(found.cluster_id, pa.string()),
+                     "duplicate": pa.array(found.duplicate, pa.bool_())})

@@ -35,3 +35,17 @@ def test_hashes_depend_on_word_order_and_the_index_survives_a_round_trip(tmp_pat
     index.save(tmp_path / "index.npy")
     again = NgramIndex.load(tmp_path / "index.npy", 5)
     assert (again.hashes == index.hashes).all() and again.overlaps(CORPUS[1])
+
+
+def test_a_cached_index_is_built_once_and_then_read_back(tmp_path):
+    path = tmp_path / "ngrams" / "snap-3.npy"
+    built = []
+
+    def texts():
+        built.append(True)
+        return ["the quick brown fox jumps"]
+
+    first = NgramIndex.cached(path, texts, 3)
+    second = NgramIndex.cached(path, texts, 3)
+    assert built == [True] and path.is_file()
+    assert (second.hashes == first.hashes).all() and second.overlaps("a quick brown fox")

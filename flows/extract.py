@@ -63,10 +63,9 @@ def _snapshot(con: duckdb.DuckDBPyConnection, config: WebtextConfig, home: Home)
     judge_key = keys.judge_key(config.extract)
     kept = queries.kept_set(con)
     snapshot_id = keys.snapshot_id(kept.digest, judge_key)
-    row = queries.snapshot_row(con, snapshot_id)
-    directory = home.snapshots / snapshot_id
-    if row is not None and verify(directory, row["sha256"]):
+    if verified_snapshot(queries.snapshot_row(con, snapshot_id), home) is not None:
         return snapshot_id, False
+    directory = home.snapshots / snapshot_id
     if directory.exists():  # published by a run killed before recording it, or damaged since
         manifest = read_manifest(directory) if (directory / MANIFEST_FILE).exists() else {}
         digest = manifest.get("files", {}).get(DATA_FILE, {}).get("sha256", "")

@@ -1,15 +1,15 @@
 """What a stage is: the one skeleton every pipeline stage fills.
 
 A stage reads what the stages before it recorded, and writes outputs named by a hash of their input
-ids, its config section and its code version (DESIGN.md's content addressing). Each stage says three
-things, and nothing else is stage-specific:
+ids, its config section and its code version (`output_id`), so that a rerun with nothing changed does
+nothing. Each stage says three things:
 
 - `plan(ctx)`: the ids the current config gives, whether those outputs exist and verify, and so why
   the stage would run now (`Plan.reason`), or else what is up to date (`Plan.current`, `Plan.output`);
 - `run(ctx, plan)`: do the work the plan found missing, record it, return a one-line summary;
 - `areas`: the directories under WEBTEXT_HOME its rows name, for `webtext gc`;
 
-and names its outputs with `output_id(inputs..., config)`, which adds the stage's code `version`.
+and, when it needs them, `prepare` (work before the warehouse opens) and `subject` (its run names).
 
 The flow (its run name, warehouse slot and connection, the "up to date" answer), `webtext run --plan`,
 `webtext stage NAME`, `webtext serve` and the stage after it (`current`) are built from those, so the
@@ -18,6 +18,7 @@ flow and the plan share one identity and verification and cannot disagree.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -64,7 +65,7 @@ class StageResult(BaseModel):
     summary: str
 
 
-class Stage:
+class Stage(ABC):
     """One pipeline stage. Subclasses set `name` and `areas` and write `plan` and `run`; the first line
     of their docstring describes the stage's flow and deployment."""
 
@@ -84,11 +85,11 @@ class Stage:
         stage generates itself (the bundled sample), refusing a missing input before anything is
         written. Nothing by default."""
 
-    def plan(self, ctx: Context) -> Plan:
-        raise NotImplementedError
+    @abstractmethod
+    def plan(self, ctx: Context) -> Plan: ...
 
-    def run(self, ctx: Context, plan: Plan) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def run(self, ctx: Context, plan: Plan) -> str: ...
 
     def subject(self, config: WebtextConfig) -> str:
         """What a run of this stage is about, for its run name (a preset, a model name); "" if nothing."""
@@ -136,8 +137,8 @@ class Stage:
         body.__name__ = body.__qualname__ = self.name
         body.__module__ = type(self).__module__
         body.__doc__ = self.description
-        return flow(name=self.name, flow_run_name=self.run_name, description=self.description,
-                    validate_parameters=True)(holds_warehouse(body))
+        return flow(name=self.name, flow_run_name=self.run_name,
+                    description=self.description)(holds_warehouse(body))
 
     def run_name(self) -> str:
         """`crawl-2026-11-25-0341`, `pretrain-cpu-small-2026-11-25-0402`: what ran, and when."""

@@ -37,7 +37,7 @@ def plan(config: WebtextConfig, home: Home) -> list[Step]:
                                   f"runs if what {first_to_run} produces changes its inputs"))
                 continue
             try:
-                reason = stage.plan(ctx).reason
+                reason = stage.planned(ctx).reason
             except InputError as exc:
                 steps.append(Step(name, "blocked", str(exc)))
                 first_to_run = name

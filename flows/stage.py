@@ -19,7 +19,7 @@ flow and the plan share one identity and verification and cannot disagree.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,11 +38,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Context:
-    """What a stage works with: the warehouse connection its flow holds, the config, the home."""
+    """What a stage works with: the warehouse connection its flow holds, the config, the home; and the
+    plans made under it, each once (`Stage.planned`), so that the stages asking for an earlier stage's
+    output, and `--plan` asking every stage, do not hash the same snapshot and weights again."""
 
     con: duckdb.DuckDBPyConnection
     config: WebtextConfig
     home: Home
+    plans: dict[str, Plan] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,17 @@ class Stage(ABC):
         """What a run of this stage is about, for its run name (a preset, a model name); "" if nothing."""
         return ""
 
+    def planned(self, ctx: Context) -> Plan:
+        """This stage's plan under `ctx`, made on the first call. A context lives for one flow body or
+        one `--plan`, in which no earlier stage's outputs change."""
+        if self.name not in ctx.plans:
+            ctx.plans[self.name] = self.plan(ctx)
+        return ctx.plans[self.name]
+
     def current(self, ctx: Context) -> Any:
         """This stage's output under the current config, verified: what the stage after it starts from.
         Raises InputError, saying why, when the stage has yet to run."""
-        plan = self.plan(ctx)
+        plan = self.planned(ctx)
         if plan.reason is not None:
             raise InputError(f"{plan.reason}: run `webtext stage {self.name}` first")
         return plan.output
@@ -111,7 +121,7 @@ class Stage(ABC):
         self.prepare(config, home)
         with warehouse.connect(home.warehouse) as con:
             ctx = Context(con, config, home)
-            plan = self.plan(ctx)
+            plan = self.planned(ctx)
             if plan.reason is None:
                 current = f" ({plan.current})" if plan.current else ""
                 return StageResult(stage=self.name, up_to_date=True,

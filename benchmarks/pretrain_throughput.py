@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from random_tokens import random_token_set
 
 WORK = Path(__file__).resolve().parent / ".work"
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(WORK / "inductor"))
@@ -51,20 +52,7 @@ def gemm_peak(dtype: torch.dtype, n: int = 2048, repeat: int = 10) -> float:
 
 
 def token_set() -> Path:
-    """A token set of random ids in the stage's format (train and val shards + manifest)."""
-    from webtext.components.tokenize.shards import SplitStats, write_manifest
-
-    directory = WORK / "pretrain-tokens"
-    if (directory / "manifest.json").exists():
-        return directory
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    stats = {}
-    for split, n in (("train", 2_000_000), ("val", 100_000)):
-        rng.integers(1, VOCAB, n, dtype=np.uint16).tofile(directory / f"{split}-00000.bin")
-        stats[split] = SplitStats(1, n, n * 4, [{"file": f"{split}-00000.bin", "n_tokens": n, "sha256": ""}])
-    write_manifest(directory, stats, dtype="uint16")
-    return directory
+    return random_token_set("pretrain-tokens", VOCAB, 2_000_000)
 
 
 def ours(shape: dict, precision: str, compile: bool, steps: int, warmup: int) -> float:
@@ -83,12 +71,10 @@ def ours(shape: dict, precision: str, compile: bool, steps: int, warmup: int) ->
         def on_train_end(self, trainer, module):
             self.end = time.perf_counter()
 
-    module = GPTModule(shape, 6e-4, 0.1, 2, steps + warmup, 0.1, (0.9, 0.95), 0, 1.0)
-    if compile:
-        module.model = torch.compile(module.model)
+    module = GPTModule(shape, 6e-4, 0.1, 2, steps + warmup, 0.1, (0.9, 0.95), 0, 1.0, compile=compile)
     clock = Clock()
     trainer = L.Trainer(accelerator="cpu", devices=1, precision=precision, max_steps=steps + warmup,
-                        gradient_clip_val=1.0, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                        limit_val_batches=0, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[clock])
     trainer.fit(module, datamodule=TokenData(token_set(), CONTEXT, BATCH, 1, 0, 1))
     return steps * BATCH * CONTEXT / (clock.end - clock.start)

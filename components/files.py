@@ -41,11 +41,16 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        commit_file(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def commit_file(written: Path, target: Path) -> None:
+    """Move a fully written file onto `target`: fsynced first, so a crash leaves the old file or the new."""
+    with open(written, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(written, target)
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:

@@ -32,6 +32,7 @@ NOISE = re.compile("|".join([
     r"💡 Tip:",                                                # Lightning's advertisements,
     r"[GTHI]PU available: ",                                   # its hardware banner, once per Trainer,
     r"LOCAL_RANK: \d+ - ",                                     # its device assignment,
+    r"Initializing distributed: |distributed_backend=|All distributed processes registered",  # rendezvous,
     r"Using \S+ (Automatic )?Mixed Precision",                 # its precision and loop chatter,
     r"Loading `\w+` to estimate number of stepping batches",
     r"`Trainer\.\w+` stopped: ",

@@ -28,6 +28,7 @@ class Finetune(Stage):
     """
 
     name = "finetune"
+    version = 2  # dropout masks drawn per process
 
     def subject(self, config: WebtextConfig) -> str:
         return f"{len(config.finetune.tasks)}-tasks"
@@ -59,7 +60,7 @@ class Finetune(Stage):
         todo = [name for name, result in results.items() if result is None]
         if todo:  # one process for every task: Lightning and torch start once
             fresh = run_jobs(f"{len(todo)}-tasks", [jobs[name] for name in todo],
-                             "webtext.components.finetune", "finetune-progress")
+                             "webtext.components.finetune", "finetune-progress", ctx.config.finetune.launcher)
             results.update(zip(todo, fresh))
         for name, (task, checkpoint_id) in pending.items():
             _record(ctx, parent, task, checkpoint_id, results[name])

@@ -36,6 +36,7 @@ class Pretrain(Stage):
     """
 
     name = "pretrain"
+    version = 2  # dropout masks drawn per process
     areas = {"runs": 1}
 
     def subject(self, config: WebtextConfig) -> str:
@@ -73,7 +74,8 @@ class Pretrain(Stage):
         get_run_logger().info("run %s: %s", checkpoint_id, job_file)
         result = TrainingResult.finished(run_dir)
         if result is None:
-            [result] = run_jobs(checkpoint_id, [job_file], "webtext.components.train", "pretrain-progress")
+            [result] = run_jobs(checkpoint_id, [job_file], "webtext.components.train", "pretrain-progress",
+                                ctx.config.pretrain.launcher)
         if not weights_verify(run_dir, result.weights_sha256):
             raise StageError(f"training {checkpoint_id}: its weights do not match the hash its run recorded")
         queries.record_checkpoint(

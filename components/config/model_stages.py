@@ -44,7 +44,32 @@ class TokenizeConfig(Section):
     )
 
 
-class PretrainConfig(Section):
+class Devices(Section):
+    """Where a training run runs: Lightning's accelerator, devices, nodes, strategy and precision."""
+
+    precision: str = Field(
+        "auto",
+        description="Lightning precision; auto: bf16-mixed where the hardware has bf16, else 32-true.",
+    )
+    accelerator: str = Field("auto", description="Lightning accelerator: auto (CUDA when present), cpu, gpu.")
+    devices: int | Literal["auto"] = Field(
+        "auto", description="Processes per node, one per device (Lightning `devices`); on CPU each process "
+        "uses its share of the cores. auto: every GPU, or 1 on CPU.",
+    )
+    num_nodes: int = Field(1, ge=1, description="Nodes (Lightning `num_nodes`): see docs/operations.md.")
+    strategy: Literal["auto", "ddp", "fsdp"] = Field(
+        "auto", description="auto: one process, or ddp for more; ddp: every process holds the model and "
+        "gradients are averaged; fsdp: parameters, gradients and optimizer state sharded across processes.",
+    )
+    launcher: list[str] = Field(
+        default_factory=list,
+        description="A command that starts every training process itself, put before `python -m "
+        "webtext.components.train JOB`: [srun] in a Slurm allocation (one task per device), or [torchrun, "
+        "--no-python, --nproc-per-node=8, ...]. Empty: Lightning starts the processes of this node.",
+    )
+
+
+class PretrainConfig(Devices):
     """Language-model pretraining of the GPT on a token set (GPT-2's recipe, nanoGPT's defaults)."""
 
     model: str | dict[str, Any] = Field(
@@ -77,16 +102,17 @@ class PretrainConfig(Section):
     warmup_steps: int = Field(100, ge=0, description="Linear warmup steps.")
     weight_decay: float = Field(0.1, ge=0, description="AdamW decay on matrices only (GPT-3: 0.1).")
     betas: tuple[float, float] = Field((0.9, 0.95), description="AdamW betas (GPT-3: 0.9, 0.95).")
-    grad_clip: float = Field(1.0, ge=0, description="Gradient norm clip (GPT-3: 1.0); 0 turns it off.")
-    precision: str = Field(
-        "auto",
-        description="Lightning precision; auto: bf16-mixed where the hardware has bf16, else 32-true.",
+    grad_clip: float = Field(
+        1.0, ge=0, description="Gradient norm clip over all parameters, on every strategy (GPT-3: 1.0); 0 "
+        "turns it off.",
     )
-    accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu, ...")
-    devices: int | str = Field("auto", description="Devices per node (Lightning `devices`).")
-    num_nodes: int = Field(1, ge=1, description="Nodes (Lightning `num_nodes`).")
-    strategy: str = Field("auto", description="Lightning strategy: auto, ddp, fsdp, ...")
-    compile: bool = Field(False, description="torch.compile the model (faster steps after a slow start).")
+    compile: bool | Literal["auto"] = Field(
+        "auto", description="torch.compile the model (faster steps after a slow start); auto: on CUDA.",
+    )
+    activation_checkpointing: bool = Field(
+        False, description="Recompute each block's activations in the backward pass instead of storing "
+        "them: less memory for about a third more compute, the same losses.",
+    )
     val_every_steps: int = Field(250, ge=1, description="Validate every this many optimizer steps.")
     val_batches: int = Field(20, ge=1, description="Validation micro-batches (the same ones every time).")
     checkpoint_every_steps: int = Field(250, ge=1, description="Resumable checkpoint every this many steps.")
@@ -132,7 +158,7 @@ class TaskConfig(Section):
     max_validation_examples: int | None = Field(None, ge=1, description="Score only the first N.")
 
 
-class FinetuneConfig(Section):
+class FinetuneConfig(Devices):
     """GPT-1's fine-tuning recipe (Radford et al. 2018, section 4.1) on each task, from the pretrained
     checkpoint of the current config."""
 
@@ -152,7 +178,6 @@ class FinetuneConfig(Section):
     from_scratch: bool = Field(
         False, description="Start from random weights of the same shape: measures what pretraining gives.",
     )
-    precision: str = Field("auto", description="As `pretrain.precision`.")
     seed: int = Field(1337, description="Seeds the head, the example order and dropout.")
 
 

@@ -2,7 +2,8 @@
 
 Loss = task loss + lm_weight * LM loss on the task's inputs; AdamW with decay on matrices, linear
 warmup over `warmup_fraction` of the steps then linear decay to zero (GPT-1, section 4.1). Metrics
-are computed over the whole validation split at the end of every epoch.
+are computed over the whole validation split at the end of every epoch: with several processes each
+scores its share and the predictions are gathered, so the scores are those of one process.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from webtext.components.finetune.heads import Batch, TaskModel, collate, task_loss
 from webtext.components.finetune.metrics import score
+from webtext.components.train.distributed import gathered, seed_of, shard
 
 
 class FinetuneModule(L.LightningModule):
@@ -26,11 +28,19 @@ class FinetuneModule(L.LightningModule):
         self.weight_decay = weight_decay
         self.seed = seed
         self.scores: dict[str, float] = {}
+        self.scored = 0  # validation examples the scores cover (gathered from every process)
         self._predicted: list[np.ndarray] = []
         self._gold: list[np.ndarray] = []
+        self._configured = False
+
+    def configure_model(self) -> None:
+        """Shard the backbone's blocks and the rest (FSDP2) when the strategy gives a device mesh."""
+        if self.device_mesh is not None and not self._configured:
+            shard(self.model, self.model.gpt.transformer.h, self.device_mesh["data_parallel"])
+        self._configured = True
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        torch.manual_seed(self.seed * 1_000_003 + self.global_step)  # dropout masks of this step
+        torch.manual_seed(seed_of(self.seed, self.global_rank, self.global_step))  # this step's dropout masks
         scores, lm = self.model(batch)
         task = task_loss(scores, batch.labels, self.regression)
         loss = task + self.lm_weight * lm if self.lm_weight else task
@@ -49,12 +59,14 @@ class FinetuneModule(L.LightningModule):
         self._gold.append(batch.labels.float().cpu().numpy())
 
     def on_validation_epoch_end(self) -> None:
-        if not self._predicted:
-            return
-        self.scores = score(self.metric_names, np.concatenate(self._predicted), np.concatenate(self._gold))
-        for name, value in self.scores.items():
-            self.log(f"val/{name}", value)
+        predicted, gold = gathered(self.trainer, self._predicted), gathered(self.trainer, self._gold)
         self._predicted, self._gold = [], []
+        if not predicted:
+            return
+        predicted, gold = np.concatenate(predicted), np.concatenate(gold)
+        self.scores, self.scored = score(self.metric_names, predicted, gold), len(gold)
+        for name, value in self.scores.items():  # the same on every process: syncing averages equal values
+            self.log(f"val/{name}", value, sync_dist=True)
 
     def configure_optimizers(self):
         matrices = [p for p in self.model.parameters() if p.dim() >= 2]
@@ -71,7 +83,25 @@ class FinetuneModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-def loader(examples: list, batch_size: int, regression: bool, shuffle: bool, seed: int) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(examples, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      collate_fn=lambda items: collate(items, regression=regression))
+class TaskData(L.LightningDataModule):
+    """Training examples reshuffled every epoch and validation examples in order; of several processes,
+    each takes its share: training through a sampler split by rank, validation every world-th example
+    (no example repeated, so the gathered predictions are the split's)."""
+
+    def __init__(self, train: list, validation: list, batch_size: int, regression: bool, seed: int):
+        super().__init__()
+        self.train, self.validation, self.batch_size = train, validation, batch_size
+        self.regression, self.seed = regression, seed
+
+    def _loader(self, examples, **kwargs) -> DataLoader:
+        return DataLoader(examples, batch_size=self.batch_size,
+                          collate_fn=lambda items: collate(items, regression=self.regression), **kwargs)
+
+    def train_dataloader(self) -> DataLoader:
+        sampler = DistributedSampler(self.train, num_replicas=self.trainer.world_size,
+                                     rank=self.trainer.global_rank, shuffle=True, seed=self.seed)
+        return self._loader(self.train, sampler=sampler)  # Lightning sets the sampler's epoch
+
+    def val_dataloader(self) -> DataLoader:
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        return self._loader(Subset(self.validation, range(rank, len(self.validation), world)))

@@ -18,18 +18,18 @@ from lightning.pytorch.loggers import CSVLogger
 
 from webtext.components.config import TaskConfig
 from webtext.components.files import atomic_path, sha256_file
-from webtext.components.finetune.data import examples, label_ids
+from webtext.components.finetune.data import Example, examples, label_ids
 from webtext.components.finetune.formats import Markers
 from webtext.components.finetune.heads import TaskModel
 from webtext.components.finetune.metrics import DEFAULT_METRICS
-from webtext.components.finetune.module import FinetuneModule, loader
+from webtext.components.finetune.module import FinetuneModule, TaskData
 from webtext.components.model.checkpoint import load_model
 from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.records import CONFIG, WEIGHTS
 from webtext.components.task_files import load_split
 from webtext.components.train import PROGRESS
+from webtext.components.train.distributed import gathered_model, run_each, trainer_settings, world_size
 from webtext.components.train.job import RESULT_FILE, FinetuneJob, TrainingResult
-from webtext.components.train.run import exit_with_parent, resolve_precision
 
 
 def _backbone(job: FinetuneJob, seed: int) -> GPT:
@@ -39,70 +39,85 @@ def _backbone(job: FinetuneJob, seed: int) -> GPT:
     return load_model(job.parent, job.parent_sha256)
 
 
-def finetune(job: FinetuneJob) -> TrainingResult:
+def task_examples(job: FinetuneJob, block_size: int) -> tuple[list[Example], list[Example], dict[str, int]]:
+    """The job's training and validation examples, encoded and framed, and the label ids."""
     from webtext.components.tokenize.bpe import DELIMITER, EXTRACT, START, encode_document, tiktoken_encoding
 
-    task, settings, out = job.task, job.finetune, job.out
-    L.seed_everything(settings.seed, verbose=False)
+    task = job.task
     encoding = tiktoken_encoding(job.tokenizer)
     markers = Markers(*(encoding.encode_single_token(t) for t in (START, DELIMITER, EXTRACT)))
-    cache = job.cache_dir
-    train_rows = load_split(task, task.train_split, cache)[: task.max_train_examples]
-    val_rows = load_split(task, task.validation_split, cache)[: task.max_validation_examples]
+    train_rows = load_split(task, task.train_split, job.cache_dir)[: task.max_train_examples]
+    val_rows = load_split(task, task.validation_split, job.cache_dir)[: task.max_validation_examples]
     labels = label_ids(task, train_rows)
-    gpt = _backbone(job, settings.seed)
-    gpt.train()
 
     def encode(text: str) -> list[int]:
         return encode_document(encoding, text).tolist()
 
-    train_set = examples(task, train_rows, encode, labels, markers, gpt.config.block_size)
-    val_set = examples(task, val_rows, encode, labels, markers, gpt.config.block_size)
+    return (examples(task, train_rows, encode, labels, markers, block_size),
+            examples(task, val_rows, encode, labels, markers, block_size), labels)
+
+
+def finetune(job: FinetuneJob) -> TrainingResult | None:
+    """Fine-tune `job`; write and return its result (on global rank 0; None on the others)."""
+    task, settings, out = job.task, job.finetune, job.out
+    L.seed_everything(settings.seed, verbose=False)
+    gpt = _backbone(job, settings.seed)
+    gpt.train()
+    train_set, val_set, labels = task_examples(job, gpt.config.block_size)
     outputs = 1 if task.regression else len(labels)
     metrics = task.metrics or DEFAULT_METRICS[task.type]
+    world = world_size(settings)
+    if settings.batch_size % world:
+        raise ValueError(f"finetune.batch_size={settings.batch_size} does not split evenly over {world} "
+                         f"processes: make it a multiple of {world}")
+
+    def fresh_model(backbone: GPT) -> TaskModel:
+        return TaskModel(backbone, task.type, outputs, settings.classifier_dropout)
+
     module = FinetuneModule(
-        TaskModel(gpt, task.type, outputs, settings.classifier_dropout), regression=task.regression,
-        metrics=list(metrics), lm_weight=settings.lm_weight, learning_rate=settings.learning_rate,
-        warmup_fraction=settings.warmup_fraction, weight_decay=settings.weight_decay, seed=settings.seed)
+        fresh_model(gpt), regression=task.regression, metrics=list(metrics), lm_weight=settings.lm_weight,
+        learning_rate=settings.learning_rate, warmup_fraction=settings.warmup_fraction,
+        weight_decay=settings.weight_decay, seed=settings.seed)
 
     class Progress(L.Callback):
         def on_validation_end(self, trainer, pl_module):
-            print(PROGRESS + json.dumps({"step": trainer.current_epoch + 1, "max_steps": settings.epochs,
-                                         **pl_module.scores}), flush=True)
+            if trainer.is_global_zero:
+                print(PROGRESS + json.dumps({"step": trainer.current_epoch + 1, "max_steps": settings.epochs,
+                                             **pl_module.scores}), flush=True)
 
     trainer = L.Trainer(
-        accelerator="auto", devices=1, precision=resolve_precision(settings.precision),
-        max_epochs=settings.epochs,
+        **trainer_settings(settings, world), max_epochs=settings.epochs,
         logger=CSVLogger(out, name="logs", version=""), callbacks=[Progress()], enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=10,
+        use_distributed_sampler=False,  # TaskData splits the examples by rank
     )
-    trainer.fit(module, loader(train_set, settings.batch_size, task.regression, True, settings.seed),
-                loader(val_set, settings.batch_size, task.regression, False, settings.seed))
-    return _export(out, module, task, len(train_set), len(val_set), labels)
+    trainer.fit(module, datamodule=TaskData(train_set, val_set, settings.batch_size // world, task.regression,
+                                            settings.seed))
+    model = gathered_model(trainer, lambda: fresh_model(GPT(gpt.config)))
+    if model is None:
+        return None
+    return _export(out, model, module, task, len(train_set), labels)
 
 
-def _export(out: Path, module: FinetuneModule, task: TaskConfig, n_train: int, n_val: int,
+def _export(out: Path, model: TaskModel, module: FinetuneModule, task: TaskConfig, n_train: int,
             labels: dict[str, int]) -> TrainingResult:
     from safetensors.torch import save_model
 
     with atomic_path(out / WEIGHTS) as tmp:
-        save_model(module.model.float(), str(tmp), metadata={"format": "pt", "task": task.name})
-    config = {**module.model.gpt.config.to_dict(), "task": task.type, "labels": list(labels)}
+        save_model(model.float(), str(tmp), metadata={"format": "pt", "task": task.name})
+    config = {**model.gpt.config.to_dict(), "task": task.type, "labels": list(labels)}
     with atomic_path(out / CONFIG) as tmp:
         tmp.write_text(json.dumps(config, indent=1) + "\n")
-    result = TrainingResult(task=task.name, scores=module.scores, n_train=n_train, n_validation=n_val,
+    result = TrainingResult(task=task.name, scores=module.scores, n_train=n_train, n_validation=module.scored,
                             step=module.global_step, files={WEIGHTS: sha256_file(out / WEIGHTS)})
     result.write(out / RESULT_FILE)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run each job in turn, in this one process: torch and Lightning start once for all tasks."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
         print("usage: python -m webtext.components.finetune JOB.json [JOB.json ...]", file=sys.stderr)
         return 2
-    exit_with_parent()
-    for path in args:
-        finetune(FinetuneJob.read(Path(path)))
+    run_each([FinetuneJob.read(Path(arg)) for arg in args], finetune)
     return 0

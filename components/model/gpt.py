@@ -24,6 +24,7 @@ from typing import Literal
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,9 @@ class GPT(nn.Module):
                                                     bias=config.bias)
         self.lm_head = nn.Linear(width, config.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied (both papers)
+        # Recompute each block's activations in the backward pass instead of keeping them: memory
+        # for compute, set by the trainer (not part of the shape, so not in the config).
+        self.activation_checkpointing = False
         self.apply(self._init_weights)
         for name, parameter in self.named_parameters():
             if name.endswith("c_proj.weight"):  # GPT-2: residual projections scaled by depth
@@ -156,7 +160,11 @@ class GPT(nn.Module):
         positions = self.transformer.wpe(torch.arange(T, device=idx.device))
         x = self.transformer.drop(tokens + positions)
         for i in range(self.config.n_layer):
-            x = self.transformer.h[0 if self.config.share_layers else i](x)
+            block = self.transformer.h[0 if self.config.share_layers else i]
+            if self.activation_checkpointing and self.training:  # dropout replays its masks (saved RNG)
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
         return self.transformer.ln_f(x) if self.config.pre_ln else x
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -184,7 +192,7 @@ class GPT(nn.Module):
         """Sample `max_new_tokens` after `idx` (B, T); temperature 0 is greedy."""
         for _ in range(max_new_tokens):
             context = idx[:, -self.config.block_size:]
-            logits = self.logits(self.hidden_states(context))[:, -1, :].float()
+            logits = self(context)[0][:, -1, :].float()  # through forward: a sharded model gathers there
             if temperature == 0:
                 following = logits.argmax(dim=-1, keepdim=True)
             else:

@@ -56,13 +56,16 @@ class TrainStream(IterableDataset):
 
 
 class FixedBatches(IterableDataset):
-    """The same `count` batches every time: validation losses are comparable across steps and runs."""
+    """The same `count` batches every time: validation losses are comparable across steps and runs.
+    Of `world` processes, rank r takes batches r, r + world, ...: together they score each batch once."""
 
-    def __init__(self, windows: Windows, batch_size: int, count: int, seed: int):
+    def __init__(self, windows: Windows, batch_size: int, count: int, seed: int, rank: int = 0,
+                 world: int = 1):
         self.windows, self.batch_size, self.count, self.seed = windows, batch_size, count, seed
+        self.rank, self.world = rank, world
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
-        for i in range(self.count):
+        for i in range(self.rank, self.count, self.world):
             x, y = self.windows.batch(np.random.default_rng([self.seed, 2**31, i]), self.batch_size)
             yield x, y, i
 
@@ -83,5 +86,5 @@ class TokenData(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         batches = FixedBatches(Windows(self.directory, "val", self.block_size), self.batch_size,
-                               self.val_batches, self.seed)
+                               self.val_batches, self.seed, self.trainer.global_rank, self.trainer.world_size)
         return DataLoader(batches, batch_size=None)

@@ -2,8 +2,10 @@
 
 AdamW with weight decay on matrices only (biases and LayerNorm gains are not decayed, as GPT-1 and
 nanoGPT do), linear warmup then cosine decay to `min_lr_ratio` of the peak (GPT-1, section 4.1),
-gradient clipping at 1.0 by the Trainer. Dropout is reseeded from (seed, micro-batch index) at
-every step, so a resumed run draws the same masks as an uninterrupted one.
+gradient norm clipping over all parameters (every shard of them under FSDP). Dropout is reseeded
+from (seed, rank, micro-batch index) at every step, so a resumed run draws the same masks as an
+uninterrupted one and no two processes draw the same. Validation losses are summed over every
+process's share of the batches and divided once, so they equal a one-process run's on those batches.
 """
 
 from __future__ import annotations
@@ -14,37 +16,65 @@ import lightning as L
 import torch
 
 from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.train.distributed import seed_of, shard
 
 
 class GPTModule(L.LightningModule):
     def __init__(self, model: dict, learning_rate: float, min_lr_ratio: float, warmup_steps: int,
                  max_steps: int, weight_decay: float, betas: tuple[float, float], seed: int,
-                 val_tokens_per_byte: float, sample_tokens: int = 0, tokenizer: str | None = None):
+                 val_tokens_per_byte: float, sample_tokens: int = 0, tokenizer: str | None = None, *,
+                 grad_clip: float = 1.0, compile: bool = False, activation_checkpointing: bool = False):
         super().__init__()
         self.save_hyperparameters()
         self.model = GPT(GPTConfig(**model))
+        self.model.activation_checkpointing = activation_checkpointing
         self._decoder = None
+        self._configured = False
+        self._val_losses: list[torch.Tensor] = []
+
+    def configure_model(self) -> None:
+        """Shard each block and then the rest (FSDP2) when the strategy gives a device mesh, then compile.
+        Lightning calls this before every fit or validate: the work is done once."""
+        if self._configured:
+            return
+        self._configured = True
+        if self.device_mesh is not None:
+            shard(self.model, self.model.transformer.h, self.device_mesh["data_parallel"])
+        if self.hparams.compile:
+            self.model.compile()  # in place: the state dict keeps its names
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.model(idx)[0]
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, micro = batch
-        torch.manual_seed(self.hparams.seed * 1_000_003 + micro)  # this step's dropout masks
+        torch.manual_seed(seed_of(self.hparams.seed, self.global_rank, micro))  # this step's dropout masks
         _, loss = self.model(x, y)
         self.log("train/loss", loss, prog_bar=True, batch_size=x.size(0))
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        """The norm over all parameters: on sharded parameters (DTensors) torch reduces it across shards,
+        which Lightning's precision plugins would refuse or get wrong for FSDP."""
+        if self.hparams.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.parameters(), self.hparams.grad_clip)
+
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y, _ = batch
         _, loss = self.model(x, y)
-        self.log("val/loss", loss, sync_dist=True, batch_size=x.size(0))
-        # nats per token -> bits per byte, with the val split's own tokens-per-byte ratio
-        self.log("val/bpb", loss * self.hparams.val_tokens_per_byte / math.log(2), sync_dist=True,
-                 batch_size=x.size(0))
+        self._val_losses.append(loss.detach().float())  # every batch holds as many tokens
 
     def on_validation_epoch_end(self) -> None:
+        local = torch.stack(self._val_losses) if self._val_losses else torch.zeros(0, device=self.device)
+        self._val_losses = []
+        total = self.trainer.strategy.reduce(torch.stack([local.sum(), torch.tensor(float(local.numel()),
+                                                                                    device=self.device)]),
+                                             reduce_op="sum")
+        loss = total[0] / total[1]  # already the same on every process: syncing averages equal values
+        self.log("val/loss", loss, sync_dist=True)
+        # nats per token -> bits per byte, with the val split's own tokens-per-byte ratio
+        self.log("val/bpb", loss * self.hparams.val_tokens_per_byte / math.log(2), sync_dist=True)
         if not self.hparams.sample_tokens or not self.hparams.tokenizer or self.trainer.sanity_checking:
             return
         text = self.sample(self.hparams.sample_tokens)

@@ -11,15 +11,15 @@ tokenizer) and reads back `result.json`; in between this process owns the run di
 Run in a process of its own so that Lightning's DDP can relaunch it on every device and node, and so
 that a crash in training cannot take the flow down. Started again after a kill, it resumes from the
 newest checkpoint whose sha256 matches its sidecar: a checkpoint is a pickle, and nothing loads one
-that this code did not write whole. Lines starting with `@progress ` are JSON for the flow.
+that this code did not write whole. On several processes, global rank 0 writes each checkpoint, the
+weights and the result once; every process waits until the checkpoint is whole and hashed, and all
+resume from the same one. Lines starting with `@progress ` are JSON for the flow.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -28,10 +28,18 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from webtext.components.files import atomic_path, sha256_file
+from webtext.components.files import atomic_path, commit_file, sha256_file
+from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.records import CONFIG, WEIGHTS
 from webtext.components.train import PROGRESS
 from webtext.components.train.data import TokenData
+from webtext.components.train.distributed import (
+    SameStart,
+    gathered_model,
+    run_each,
+    trainer_settings,
+    world_size,
+)
 from webtext.components.train.job import RESULT_FILE, PretrainJob, TrainingResult
 from webtext.components.train.module import GPTModule
 
@@ -40,7 +48,11 @@ KEEP_CHECKPOINTS = 2
 
 class StepCheckpoints(L.Callback):
     """Every `every` optimizer steps: write the checkpoint aside, rename it into place, record its
-    sha256 beside it, and drop all but the newest `KEEP_CHECKPOINTS`."""
+    sha256 beside it, and drop all but the newest `KEEP_CHECKPOINTS`.
+
+    Every process takes part in the save (a sharded strategy gathers the state) and the strategy writes
+    the file once, on global rank 0; the others wait at a barrier until it is whole and hashed.
+    """
 
     def __init__(self, directory: Path, every: int):
         self.directory, self.every, self._saved = directory, every, -1
@@ -51,13 +63,15 @@ class StepCheckpoints(L.Callback):
             return
         self._saved = step
         target = self.directory / f"step-{step:08d}.ckpt"
-        with atomic_path(target) as tmp:
-            trainer.save_checkpoint(tmp)
+        partial = target.with_name(f".{target.name}.partial")
+        trainer.save_checkpoint(partial)
         if trainer.is_global_zero:
+            commit_file(partial, target)
             (target.parent / f"{target.name}.sha256").write_text(sha256_file(target) + "\n")
             for old in sorted(self.directory.glob("step-*.ckpt"))[:-KEEP_CHECKPOINTS]:
                 old.unlink()
                 old.with_name(f"{old.name}.sha256").unlink(missing_ok=True)
+        trainer.strategy.barrier("step checkpoint published")
 
 
 def latest_checkpoint(directory: Path) -> Path | None:
@@ -70,7 +84,7 @@ def latest_checkpoint(directory: Path) -> Path | None:
 
 
 class Progress(L.Callback):
-    """A `@progress` JSON line every `every` steps and after each validation."""
+    """A `@progress` JSON line every `every` steps and after each validation (from global rank 0)."""
 
     def __init__(self, every: int, max_steps: int, tokens_per_step: int):
         self.every, self.max_steps, self.tokens_per_step = every, max_steps, tokens_per_step
@@ -98,61 +112,57 @@ class Progress(L.Callback):
             self._emit(trainer, val_loss=float(metrics["val/loss"]), val_bpb=float(metrics["val/bpb"]))
 
 
-def resolve_precision(name: str) -> str:
-    if name != "auto":
-        return name
-    if torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
-
-
 def train(job: PretrainJob) -> TrainingResult | None:
-    """Run (or resume) `job`; write and return its result (on the global-zero rank; None on others)."""
+    """Run (or resume) `job`; write and return its result (on global rank 0; None on the others)."""
     config, out, model_shape = job.pretrain, job.out, job.model
     block = model_shape["block_size"]
     L.seed_everything(config.seed, workers=True, verbose=False)
-    trainer_args = dict(accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
-                        strategy=config.strategy)
-    # devices x nodes as the strategy resolves "auto": the accumulation that reaches batch_tokens needs it
-    world = L.Trainer(**trainer_args, logger=False, enable_checkpointing=False).world_size
+    world = world_size(config)
+    if config.val_batches < world:
+        raise ValueError(f"pretrain.val_batches={config.val_batches} is fewer than the {world} processes "
+                         f"that share validation: set it to {world} or more")
+    # the accumulation that reaches batch_tokens over all processes
     accumulation = max(1, round(config.batch_tokens / (config.micro_batch_size * block * world)))
+    cuda = torch.cuda.is_available() and config.accelerator in ("auto", "cuda", "gpu")
+    if cuda:
+        torch.set_float32_matmul_precision("high")  # TF32 for what autocast leaves in float32
     module = GPTModule(model_shape, config.learning_rate, config.min_lr_ratio, config.warmup_steps,
                        config.max_steps, config.weight_decay, config.betas, config.seed,
-                       job.val_tokens_per_byte, config.sample_tokens, str(job.tokenizer))
-    if config.compile:
-        module.model = torch.compile(module.model)
+                       job.val_tokens_per_byte, config.sample_tokens, str(job.tokenizer),
+                       grad_clip=config.grad_clip, activation_checkpointing=config.activation_checkpointing,
+                       compile=cuda if config.compile == "auto" else config.compile)
     data = TokenData(str(job.tokens), block, config.micro_batch_size, accumulation, config.seed,
                      config.val_batches)
     checkpoints = out / "checkpoints"
     trainer = L.Trainer(
-        **trainer_args, precision=resolve_precision(config.precision), max_steps=config.max_steps,
+        **trainer_settings(config, world), max_steps=config.max_steps,
         max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
-        accumulate_grad_batches=accumulation, gradient_clip_val=config.grad_clip or None,
+        accumulate_grad_batches=accumulation,
         val_check_interval=config.val_every_steps * accumulation, check_val_every_n_epoch=None,
         limit_val_batches=config.val_batches, num_sanity_val_steps=0,
         log_every_n_steps=config.log_every_steps,
         logger=[CSVLogger(out, name="logs", version=""), TensorBoardLogger(out, name="tb", version="")],
-        callbacks=[StepCheckpoints(checkpoints, config.checkpoint_every_steps),
+        callbacks=[StepCheckpoints(checkpoints, config.checkpoint_every_steps), SameStart(),
                    Progress(config.log_every_steps, config.max_steps,
                             accumulation * config.micro_batch_size * block * world)],
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         use_distributed_sampler=False,  # each rank draws its own windows (components.train.data)
     )
     resume = latest_checkpoint(checkpoints)
-    if resume is not None:
+    if resume is not None and trainer.is_global_zero:
         print(f"resuming from {resume.name}", flush=True)
     trainer.fit(module, datamodule=data, ckpt_path=resume)
     validation = trainer.validate(module, datamodule=data, verbose=False)[0]
-    if not trainer.is_global_zero:
+    model = gathered_model(trainer, lambda: GPT(GPTConfig(**model_shape)))
+    if model is None:
         return None
-    return _export(out, module, trainer.global_step, validation, accumulation)
+    return _export(out, model, trainer.global_step, validation, accumulation)
 
 
-def _export(out: Path, module: GPTModule, step: int, validation: dict, accumulation: int) -> TrainingResult:
+def _export(out: Path, model: GPT, step: int, validation: dict, accumulation: int) -> TrainingResult:
     """Write the weights (safetensors, tied tensors once), the shape and the result, each atomically."""
     from safetensors.torch import save_model
 
-    model = getattr(module.model, "_orig_mod", module.model)  # unwrap torch.compile
     with atomic_path(out / WEIGHTS) as tmp:
         save_model(model.float(), str(tmp), metadata={"format": "pt", "step": str(step)})
     with atomic_path(out / CONFIG) as tmp:
@@ -164,24 +174,10 @@ def _export(out: Path, module: GPTModule, step: int, validation: dict, accumulat
     return result
 
 
-def exit_with_parent() -> None:
-    """End this process when the one that started it is gone: a killed flow must not leave a training
-    run going on by itself, to collide with the one its rerun starts in the same directory."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m webtext.components.train JOB.json", file=sys.stderr)
         return 2
-    exit_with_parent()
-    train(PretrainJob.read(Path(args[0])))
+    run_each([PretrainJob.read(Path(args[0]))], train)
     return 0

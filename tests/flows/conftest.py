@@ -6,7 +6,11 @@ the stage it checks. Its homes are read-only: a test that changes state (another
 tampered file) works in a fresh home or in a copy (`TinyRun.copy`).
 """
 
-from collections.abc import Callable
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +18,10 @@ import pytest
 from prefect import tags
 from prefect.testing.utilities import prefect_test_harness
 
-from tests.flows.stages import copy_home, in_home, run_until, tiny
+from tests.flows.stages import CLI, TINY, copy_home, in_home, run_until, tiny
+from tests.ports import free_port
 from webtext.components.home import Home
+from webtext.flows import api
 from webtext.flows.cli import main
 from webtext.flows.pipeline import pipeline
 from webtext.flows.stage import StageResult
@@ -100,4 +106,44 @@ def cli_in(capsys) -> Callable[[Home], Callable[..., tuple[int, str, str]]]:
         return run
 
     return bound
+
+
+
+@dataclass(frozen=True)
+class ServedHome:
+    home: Path
+    url: str  # the server's base URL; its API is at url + "/api"
+    pid: int
+
+
+@pytest.fixture(scope="session")
+def served_home(tmp_path_factory) -> Iterator[ServedHome]:
+    """`webtext server` in a home of its own, with a database of its own, and the tiny pipeline run
+    there by a command that names no Prefect API: a run the server shows went through it (a temporary
+    API would have used the home's database). The UI test and the command-start test look at it."""
+    root = tmp_path_factory.mktemp("served")
+    home, port = root / "home", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"WEBTEXT_HOME": str(home)}
+    server = subprocess.Popen(
+        [*CLI, "server", "--port", str(port)], start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env | {"PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{root / 'server.db'}"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while not api.healthy(f"{url}/api"):
+            assert server.poll() is None, "webtext server ended"
+            assert time.monotonic() < deadline, "webtext server did not answer"
+            time.sleep(0.5)
+        run = subprocess.run([*CLI, "run", "--config", str(TINY), "--set", "finetune.tasks=[]"], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        yield ServedHome(home, url, server.pid)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
 

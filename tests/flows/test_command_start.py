@@ -6,12 +6,9 @@ import http.server
 import json
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import warnings
 from pathlib import Path
 from uuid import UUID
@@ -24,9 +21,11 @@ from prefect.context import get_run_context
 from prefect.logging.handlers import APILogHandler
 
 from tests.flows.stages import CLI
+from tests.ports import free_port
 from webtext.components.home import Home
 from webtext.flows import api
 from webtext.flows.console import quiet_console
+from webtext.flows.pipeline import STAGES
 
 BUSY = "while True: pass"
 
@@ -38,10 +37,6 @@ def own_api_env(home: Path) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -78,31 +73,12 @@ def test_a_command_starts_on_a_busy_machine(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_command_reuses_the_running_server_of_its_home(tmp_path):
-    home, port = tmp_path / "home", free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    # The server keeps its runs in a database of its own, so a run seen there went through this server
-    # and not through a temporary one (which would use the home's database).
-    server_env = own_api_env(home) | {
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path / 'server.db'}"}
-    server = subprocess.Popen([*CLI, "server", "--port", str(port)], env=server_env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 180
-        while not api.healthy(url):
-            assert server.poll() is None, "webtext server ended"
-            assert time.monotonic() < deadline, "webtext server did not answer"
-            time.sleep(0.5)
-        assert json.loads((home / "prefect" / "server.json").read_text()) == {"pid": server.pid, "url": url}
-        done = subprocess.run([*CLI, "stage", "source", "--config", "tiny"], env=own_api_env(home),
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert [(run.name.split("-")[0], run.state_type.value) for run in asyncio.run(flow_runs(url))] \
-            == [("source", "COMPLETED")]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
-    assert api.running_server(Home(home)) is None  # its record is stale once it has stopped
+def test_a_command_reuses_the_running_server_of_its_home(served_home):
+    url = f"{served_home.url}/api"
+    record = json.loads((served_home.home / "prefect" / "server.json").read_text())
+    assert record == {"pid": served_home.pid, "url": url}
+    runs = {run.name.split("-")[0]: run.state_type.value for run in asyncio.run(flow_runs(url))}
+    assert runs == dict.fromkeys(["pipeline", *STAGES], "COMPLETED")
 
 
 async def flow_runs(url: str) -> list:

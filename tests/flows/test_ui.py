@@ -1,20 +1,13 @@
-"""The Prefect UI as the control room: `webtext server`, a tiny pipeline run against it, and headless
+"""The Prefect UI as the control room: `webtext server`, a tiny pipeline run through it, and headless
 Chromium (Debian's, driven by Playwright) finding the run, its stage subflows and their artifacts.
 
 `make test` installs Chromium; run alone without it, the test is skipped.
 """
 
-import os
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-
-from tests.flows.stages import CLI, TINY
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "ui-screenshots"
@@ -27,44 +20,9 @@ pytestmark = [pytest.mark.slow,
                                                                      "installs Debian's chromium)")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`webtext server` in a home of its own, and the tiny pipeline run against it."""
-    home = tmp_path_factory.mktemp("ui")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["WEBTEXT_HOME"] = str(home)
-    process = subprocess.Popen([*CLI, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.5)
-        run = subprocess.run([*CLI, "run", "--config", str(TINY), "--set", "finetune.tasks=[]"],
-                             env={**env, "PREFECT_API_URL": f"{url}/api"}, capture_output=True, text=True,
-                             timeout=600)
-        assert run.returncode == 0, run.stderr[-3000:]
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def server(served_home) -> str:
+    return served_home.url
 
 
 @pytest.fixture(scope="module")

@@ -111,3 +111,29 @@ def test_presets_follow_the_papers():
     assert model_config({"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16}, 300).vocab_size == 300
     with pytest.raises(ValueError, match="unknown model preset 'gpt5'"):
         model_config("gpt5", 100)
+
+
+@pytest.mark.parametrize("pre_ln", [True, False])
+def test_activation_checkpointing_keeps_losses_and_gradients_and_stores_less(pre_ln):
+    """Blocks recomputed in the backward pass, dropout masks replayed: the same numbers, fewer saved
+    tensors."""
+    config = GPTConfig(vocab_size=96, block_size=32, n_layer=3, n_head=2, n_embd=32, dropout=0.2,
+                       pre_ln=pre_ln)
+    torch.manual_seed(0)
+    idx = torch.randint(0, 96, (4, 32))
+    runs = {}
+    for checkpointing in (False, True):
+        torch.manual_seed(1)
+        model = GPT(config)
+        model.activation_checkpointing = checkpointing
+        saved = []
+        torch.manual_seed(2)  # the dropout masks
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+            _, loss = model(idx[:, :-1], idx[:, 1:])
+        loss.backward()
+        runs[checkpointing] = loss, {n: p.grad for n, p in model.named_parameters()}, sum(saved)
+    (loss, grads, kept), (loss_ckpt, grads_ckpt, kept_ckpt) = runs[False], runs[True]
+    assert loss_ckpt.item() == pytest.approx(loss.item(), abs=1e-6)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grads_ckpt[name], grad, atol=1e-6, rtol=0, msg=name)
+    assert kept_ckpt < kept / 2

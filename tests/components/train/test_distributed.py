@@ -1,0 +1,95 @@
+"""Pretraining on several CPU processes (gloo), for real: two processes on one node, two nodes of one
+process on loopback, FSDP, and a kill mid-run. A process that fails: tests/flows/test_distributed_stages."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.components.train.runs import (
+    TWO_PROCESSES,
+    assert_same_weights,
+    one_process_val_loss,
+    start,
+    write_job,
+)
+from tests.ports import free_port
+from webtext.components.files import sha256_file
+from webtext.components.train.job import TrainingResult
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT_S = 180
+
+
+def finish(process) -> str:
+    output = process.communicate(timeout=TIMEOUT_S)[0]
+    assert process.returncode == 0, output
+    return output
+
+
+@pytest.fixture(scope="module")
+def two_processes(tokens, tmp_path_factory):
+    """A 30-step run on two processes of one node, uninterrupted."""
+    out = tmp_path_factory.mktemp("two-processes")
+    output = finish(start(write_job(tokens, out, **TWO_PROCESSES), MASTER_PORT=str(free_port())))
+    return out, output
+
+
+def test_two_processes_checkpoint_once_and_validate_as_one_process_would(tokens, two_processes):
+    out, output = two_processes
+    result, here = one_process_val_loss(tokens, out)
+    assert result.step == 30
+    # validation split over the ranks and reduced: the loss of every batch once, as one process sees it
+    assert result.val_loss == pytest.approx(here, abs=1e-5)
+    checkpoints = out / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == [
+        "step-00000020.ckpt", "step-00000020.ckpt.sha256", "step-00000030.ckpt", "step-00000030.ckpt.sha256"]
+    for step in (20, 30):
+        path = checkpoints / f"step-{step:08d}.ckpt"
+        assert (checkpoints / f"{path.name}.sha256").read_text().strip() == sha256_file(path)
+    assert output.count("@progress") == len([line for line in output.splitlines()
+                                             if line.startswith("@progress")])
+    assert len([line for line in output.splitlines() if '"val_loss"' in line]) == 4  # rank 0 reports, once
+    assert not (out / "failures").exists()
+
+
+def test_two_processes_killed_mid_run_resume_to_the_uninterrupted_weights(tokens, two_processes, tmp_path):
+    job_file = write_job(tokens, tmp_path, **TWO_PROCESSES)
+    killed = start(job_file, MASTER_PORT=str(free_port()))
+    marker = tmp_path / "checkpoints" / "step-00000010.ckpt.sha256"
+    deadline = time.monotonic() + TIMEOUT_S
+    while not marker.exists():
+        assert killed.poll() is None and time.monotonic() < deadline, killed.stdout.read()
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)  # rank 0; rank 1, its child, ends with it
+    killed.wait()
+    time.sleep(1.5)
+    assert not (tmp_path / "result.json").exists()
+    output = finish(start(job_file, MASTER_PORT=str(free_port())))
+    assert "resuming from step-00000010.ckpt" in output
+    assert_same_weights(two_processes[0], tmp_path)
+
+
+def test_two_nodes_of_one_process_train_what_one_node_of_two_does(tokens, two_processes, tmp_path):
+    """The README's multi-node launch on loopback: the same job on every node, NODE_RANK apart."""
+    job_file = write_job(tokens, tmp_path, **TWO_PROCESSES | {"devices": 1, "num_nodes": 2})
+    # one core each, as Lightning gives each of two processes on one node: sums add up in the same order
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "OMP_NUM_THREADS": "1"}
+    head, other = start(job_file, **env, NODE_RANK="0"), start(job_file, **env, NODE_RANK="1")
+    finish(other)
+    finish(head)
+    assert TrainingResult.read(tmp_path / "result.json").step == 30
+    assert_same_weights(two_processes[0], tmp_path)
+
+
+def test_fsdp_shards_clips_and_exports_the_whole_model(tokens, two_processes, tmp_path):
+    output = finish(start(write_job(tokens, tmp_path, **TWO_PROCESSES | {"strategy": "fsdp"}),
+                          MASTER_PORT=str(free_port())))
+    assert "ModelParallelStrategy" not in output or "Error" not in output
+    result, here = one_process_val_loss(tokens, tmp_path)
+    assert result.val_loss == pytest.approx(here, abs=1e-5)
+    # the same optimisation as DDP, clipping included, up to the order of float sums across shards
+    assert_same_weights(two_processes[0], tmp_path, atol=1e-4)

@@ -1,10 +1,11 @@
 """A training run on one process or many: the Trainer settings a config names, each process's own
 random stream, the full weights gathered for export, and which process failed first.
 
-`python -m webtext.components.train` (or `.finetune`) is started once per node: by the stage on the
-head node, by hand, `srun` or `torchrun` on the others. Lightning's DDP then starts the node's other
-processes itself (or takes them from the launcher), all on the same `job.json`. Every process runs the
-same code; what differs is its rank, which picks its batches, its dropout and its share of validation.
+`python -m webtext.components.train` (or `.finetune`) is started by the stage, on the head node, and
+by hand on every other node; Lightning's DDP then starts each node's other processes, all on the same
+`job.json`. A launcher the config names (`srun`, `torchrun`) starts every process itself instead, and
+Lightning takes their ranks from it. Every process runs the same code; what differs is its rank, which
+picks its batches, its dropout and its share of validation.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def trainer_settings(devices: Devices, world: int) -> dict:
 
     `fsdp` is FSDP2 (`fully_shard`, applied by the module's `configure_model`) through Lightning's
     ModelParallelStrategy: it runs on CPU processes (gloo) as on GPUs, which Lightning's FSDP1 strategy
-    refuses, and clips the gradient norm over every shard. Checkpoints are gathered into one file, so a
-    run resumes on any number of processes and its checkpoint is hashed like any other.
+    refuses, and clips the gradient norm over every shard. Checkpoints are gathered into one file, written
+    by global rank 0 and hashed like any other.
     """
     from lightning.pytorch.strategies import ModelParallelStrategy
 
@@ -121,12 +122,17 @@ def record_failure(out: Path, error: BaseException) -> None:
     """Write `failures/<host>-<pid>.json` in the run directory: which process failed, and why. The
     launcher reads these to name the process that failed first, not the ones that then lost their
     peers (whose errors only say that a connection closed)."""
-    record = {"rank": rank_zero_only.rank, "node": int(os.environ.get("NODE_RANK", 0)),
-              "local_rank": int(os.environ.get("LOCAL_RANK", 0)), "host": socket.gethostname(),
+    record = {"rank": rank_zero_only.rank, "node": int(_env("NODE_RANK", "GROUP_RANK", "SLURM_NODEID")),
+              "local_rank": int(_env("LOCAL_RANK", "SLURM_LOCALID")), "host": socket.gethostname(),
               "pid": os.getpid(), "time": time.time(), "error": f"{type(error).__name__}: {error}",
               "traceback": traceback.format_exc(limit=-8)}
     atomic_write_bytes(out / FAILURES / f"{record['host']}-{record['pid']}.json",
                        (json.dumps(record, indent=1) + "\n").encode())
+
+
+def _env(*names: str) -> str:
+    """The first of these variables that is set (Lightning's, torchrun's, Slurm's names for one thing)."""
+    return next((os.environ[name] for name in names if name in os.environ), "0")
 
 
 def first_failure(out: Path, since: float) -> dict | None:

@@ -66,12 +66,11 @@ class GPTModule(L.LightningModule):
         self._val_losses.append(loss.detach().float())  # every batch holds as many tokens
 
     def on_validation_epoch_end(self) -> None:
-        local = torch.stack(self._val_losses) if self._val_losses else torch.zeros(0, device=self.device)
+        losses = torch.stack(self._val_losses) if self._val_losses else torch.zeros(0, device=self.device)
         self._val_losses = []
-        total = self.trainer.strategy.reduce(torch.stack([local.sum(), torch.tensor(float(local.numel()),
-                                                                                    device=self.device)]),
-                                             reduce_op="sum")
-        loss = total[0] / total[1]  # already the same on every process: syncing averages equal values
+        sums = torch.stack([losses.sum(), torch.tensor(float(len(losses)), device=self.device)])
+        loss_sum, count = self.trainer.strategy.reduce(sums, reduce_op="sum")
+        loss = loss_sum / count  # already the same on every process: syncing averages equal values
         self.log("val/loss", loss, sync_dist=True)
         # nats per token -> bits per byte, with the val split's own tokens-per-byte ratio
         self.log("val/bpb", loss * self.hparams.val_tokens_per_byte / math.log(2), sync_dist=True)

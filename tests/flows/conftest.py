@@ -19,7 +19,7 @@ from prefect import tags
 from prefect.testing.utilities import prefect_test_harness
 
 from tests.flows.stages import CLI, TINY, copy_home, in_home, run_until, tiny
-from tests.ports import free_port
+from tests.system import free_port
 from webtext.components.home import Home
 from webtext.flows import api
 from webtext.flows.cli import main

@@ -21,7 +21,7 @@ from prefect.context import get_run_context
 from prefect.logging.handlers import APILogHandler
 
 from tests.flows.stages import CLI
-from tests.ports import free_port
+from tests.system import free_port
 from webtext.components.home import Home
 from webtext.flows import api
 from webtext.flows.console import quiet_console

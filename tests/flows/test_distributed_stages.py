@@ -15,7 +15,7 @@ import pytest
 from safetensors.torch import load_model
 
 from tests.flows.stages import in_home, tiny
-from tests.ports import free_port
+from tests.system import free_port
 from webtext.components.errors import StageError
 from webtext.components.finetune.heads import TaskModel
 from webtext.components.finetune.module import FinetuneModule, TaskData

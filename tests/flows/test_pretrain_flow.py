@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from tests.flows.stages import CLI, TINY, cli_env, in_home, kill_when, tiny
+from tests.system import processes_naming
 from webtext.components.files import sha256_file
 from webtext.components.home import Home
 from webtext.flows.pretrain import pretrain
@@ -86,18 +87,6 @@ def test_a_failed_training_is_one_line_naming_the_run(retrained, cli_in):
     assert error.startswith("webtext: error: training ") and "no train shard holds 100001 tokens" in error
 
 
-def training_processes(run_dir: Path) -> list[int]:
-    """Pids of live training processes of one run directory."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and str(run_dir).encode() in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
-        except OSError:  # ended while we looked
-            continue
-    return found
-
-
 def test_a_killed_stage_takes_its_training_along_and_a_rerun_resumes(retrained):
     home = retrained
     overrides = ["--set", "pretrain.max_steps=40", "--set", "pretrain.checkpoint_every_steps=5"]
@@ -110,9 +99,9 @@ def test_a_killed_stage_takes_its_training_along_and_a_rerun_resumes(retrained):
               lambda: any((run / "checkpoints" / "step-00000010.ckpt.sha256").exists() for run in new_runs()))
     [run_dir] = new_runs()
     deadline = time.monotonic() + 10
-    while training_processes(run_dir) and time.monotonic() < deadline:
+    while processes_naming(run_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not training_processes(run_dir), "the training process outlived the stage that started it"
+    assert not processes_naming(run_dir), "the training process outlived the stage that started it"
 
     with in_home(home.root):
         result = pretrain(tiny("pretrain.max_steps=40", "pretrain.checkpoint_every_steps=5"))

@@ -1,5 +1,5 @@
-"""The pretrain and finetune stages on several processes: the README's two-node launch on loopback, a
-fine-tune on two processes started by torchrun, and a node that fails."""
+"""The pretrain and finetune stages on several processes: a pretraining on two processes, a fine-tune on
+two processes started by torchrun, and a node of the README's two-node launch that fails."""
 
 import json
 import os
@@ -28,9 +28,10 @@ from webtext.flows.pretrain import pretrain
 
 pytestmark = pytest.mark.slow
 
-# the head node's part of a two-node run, one process per node (one core each on this one machine)
-TWO_NODES = ["pretrain.accelerator=cpu", "pretrain.devices=1", "pretrain.num_nodes=2",
-             "pretrain.strategy=ddp", "pretrain.precision=32-true"]
+TWO_PROCESSES = ["pretrain.accelerator=cpu", "pretrain.devices=2", "pretrain.strategy=ddp",
+                 "pretrain.precision=32-true"]
+# the head node's part of a two-node run, one process per node
+TWO_NODES = [*TWO_PROCESSES, "pretrain.devices=1", "pretrain.num_nodes=2"]
 
 
 def query(home, sql, params=()):
@@ -81,29 +82,30 @@ def on_two_nodes(home, config, monkeypatch, edit=None):
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tiny_run, tmp_path_factory):
-    home = tiny_run.copy(tmp_path_factory.mktemp("two-nodes"), after="pretrain")
-    config = tiny(*TWO_NODES)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        result = on_two_nodes(home, config, monkeypatch)
+def two_processes(tiny_run, tmp_path_factory):
+    home = tiny_run.copy(tmp_path_factory.mktemp("two-processes"), after="pretrain")
+    config = tiny(*TWO_PROCESSES)
+    with in_home(home.root), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MASTER_PORT", str(free_port()))
+        result = pretrain(config)
     return home, config, result
 
 
-def test_the_two_node_launch_trains_and_registers_one_checkpoint(two_nodes):
-    home, _, result = two_nodes
+def test_a_pretraining_on_two_processes_trains_checkpoints_and_registers(two_processes):
+    home, _, result = two_processes
     assert not result.up_to_date and "step 30" in result.summary
     rows = query(home, "SELECT checkpoint_id, step, config FROM checkpoints WHERE kind = 'pretrain' "
                        "ORDER BY created_at")
     assert len(rows) == 2 and rows[-1][1] == 30
-    assert json.loads(rows[-1][2])["num_nodes"] == 2
+    assert json.loads(rows[-1][2])["devices"] == 2
     run = home.runs / rows[-1][0]
     assert not (run / "failures").exists()
     assert sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) == \
         ["step-00000020.ckpt", "step-00000030.ckpt"]
 
 
-def test_a_fine_tune_on_two_processes_scores_the_validation_split_as_one_process(two_nodes):
-    home, config, _ = two_nodes
+def test_a_fine_tune_on_two_processes_scores_the_validation_split_as_one_process(two_processes):
+    home, config, _ = two_processes
     torchrun = [str(Path(sys.executable).parent / "torchrun"), "--no-python", "--standalone",
                 "--nproc-per-node=2"]  # starts both processes; Lightning takes their ranks from it
     settings = config.finetune.model_copy(update={"tasks": config.finetune.tasks[::2], "devices": 2,

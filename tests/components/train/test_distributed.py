@@ -17,6 +17,7 @@ from tests.components.train.runs import (
 )
 from tests.system import free_port, processes_naming
 from webtext.components.files import sha256_file
+from webtext.components.train.curve import read_curves
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +78,12 @@ def test_two_processes_killed_and_resumed_end_with_the_uninterrupted_weights(tok
     output = finish(start(job_file, MASTER_PORT=str(free_port())))
     assert "resuming from step-00000010.ckpt" in output
     assert_same_weights(two_nodes[0], tmp_path)
+    # and the same loss curve, step for step
+    whole, resumed = (read_curves(run / "logs" / "metrics.csv") for run in (two_nodes[0], tmp_path))
+    for name in ("train/loss", "val/loss"):
+        later = dict(resumed[name])
+        common = [(step, value) for step, value in whole[name] if step in later]
+        assert len(common) >= 2 and all(abs(value - later[step]) <= 1e-6 for step, value in common), name
 
 
 def test_fsdp_shards_clips_and_exports_the_whole_model(tokens, two_nodes, tmp_path):

@@ -111,7 +111,7 @@ class PretrainConfig(Devices):
     )
     activation_checkpointing: bool = Field(
         False, description="Recompute each block's activations in the backward pass instead of storing "
-        "them: less memory for about a third more compute, the same losses.",
+        "them: less memory for one more forward pass of each block, the same losses.",
     )
     val_every_steps: int = Field(250, ge=1, description="Validate every this many optimizer steps.")
     val_batches: int = Field(20, ge=1, description="Validation micro-batches (the same ones every time).")

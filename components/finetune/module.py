@@ -53,7 +53,7 @@ class FinetuneModule(L.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         scores, _ = self.model(batch)
         loss = task_loss(scores, batch.labels, self.regression)
-        self.log("val/task_loss", loss, batch_size=len(batch.labels))
+        self.log("val/task_loss", loss, batch_size=len(batch.labels), sync_dist=True)
         predicted = scores.squeeze(-1) if self.regression else scores.argmax(dim=-1)
         self._predicted.append(predicted.float().cpu().numpy())
         self._gold.append(batch.labels.float().cpu().numpy())

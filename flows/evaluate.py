@@ -57,6 +57,7 @@ class Evaluate(Stage):
     """
 
     name = "evaluate"
+    version = 2  # K-shot prompts tokenized whole; acc_norm by the answer without its leading space
     areas = {"evaluate/ngrams": 1}
 
     def subject(self, config: WebtextConfig) -> str:

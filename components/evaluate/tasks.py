@@ -4,12 +4,16 @@
   passage without its last word, the target `" " + last word`. `acc`: greedy decoding yields the whole
   target; `ppl`: exp of the mean negative log-likelihood of the target, per example.
 - multiple_choice: each answer `" " + answer` after the context, scored by its log-likelihood summed
-  (`acc`, GPT-2), divided by its tokens (`acc_token`, GPT-3) and by its characters (`acc_norm`,
-  lm-evaluation-harness).
+  (`acc`, GPT-2), divided by its tokens (`acc_token`, GPT-3) and by the characters of the answer
+  without its leading space (`acc_norm`, lm-evaluation-harness).
 
 K-shot (GPT-3, section 2): K solved examples drawn from another split, each as its context followed
 by its answer, joined by blank lines before the example's own context. Shots that do not fit the
 window are dropped from the front, the example itself always kept.
+
+Prompts are tokenized whole, as lm-evaluation-harness does: the context and its continuation are
+encoded as one text, and the continuation's tokens are what follows the context's own. Encoding the
+parts apart would end every shot in a lone blank-line token that the whole text never has.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from webtext.components.errors import InputError
 from webtext.components.evaluate.scoring import Score, continuation, score
 
 SHOT_SEPARATOR = "\n\n"
+TARGET_DELIMITER = " "  # between a context and its continuation (lm-evaluation-harness's default)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def last_word_example(passage: str) -> Example:
     context, sep, word = passage.rstrip().rpartition(" ")
     if not sep or not context.strip() or not word:
         raise ValueError(f"passage {passage[:60]!r} has no last word after a context")
-    return Example(context, (" " + word,), 0)
+    return Example(context, (TARGET_DELIMITER + word,), 0)
 
 
 def examples(task: EvalTaskConfig, rows: list[dict]) -> list[Example]:
@@ -77,7 +82,8 @@ def examples(task: EvalTaskConfig, rows: list[dict]) -> list[Example]:
         if not answers[answer].strip():
             raise InputError(f"task {task.name!r}: row {n}: its right answer (column {answer + 1}) is empty")
         kept = [i for i, a in enumerate(answers) if a.strip()]  # fewer answers than columns
-        out.append(Example(context, tuple(" " + answers[i].strip() for i in kept), kept.index(answer)))
+        out.append(Example(context, tuple(TARGET_DELIMITER + answers[i].strip() for i in kept),
+                           kept.index(answer)))
     return out
 
 
@@ -90,20 +96,32 @@ def choose_shots(pool: Sequence[Example], k: int, rng: random.Random, exclude: E
     return rng.sample(candidates, k)
 
 
-def prompt(shots: Sequence[Example], context: str) -> list[str]:
-    """The parts of a K-shot context, shots first: the caller drops shots from the front to fit."""
-    return [shot.solved + SHOT_SEPARATOR for shot in shots] + [context]
+def prompt(shots: Sequence[Example], context: str) -> str:
+    """A K-shot context: the solved shots, then the example's own context, blank lines between."""
+    return "".join(shot.solved + SHOT_SEPARATOR for shot in shots) + context
+
+
+def encode_pair(encode: Callable[[str], list[int]], context: str, target: str) -> tuple[list[int], list[int]]:
+    """The tokens of `context` and of `target` after it, split as lm-evaluation-harness splits them: the
+    whole text is encoded at once and the target is what follows the context's own tokens, with any
+    trailing whitespace of the context moved to the target first."""
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        context, target = context[:-spaces], context[-spaces:] + target
+    context_tokens = encode(context)
+    return context_tokens, encode(context + target)[len(context_tokens):]
 
 
 def _requests(example: Example, shots: Sequence[Example], encode: Callable[[str], list[int]],
               block_size: int) -> list[tuple[list[int], int]]:
-    parts = [encode(p) for p in prompt(shots, example.context)]
-    targets = [encode(choice) for choice in example.choices]
-    room = block_size + 1 - max(map(len, targets))
-    while len(parts) > 1 and sum(map(len, parts)) > room:
-        parts.pop(0)  # a shot that does not fit goes; the example's own context is cut by `continuation`
-    context = [token for part in parts for token in part]
-    return [continuation(context, target, block_size) for target in targets]
+    """One request per choice. Shots that do not fit the window with the longest choice go, first
+    ones first; the example's own context is then cut from the left by `continuation`."""
+    shots = list(shots)
+    while True:
+        pairs = [encode_pair(encode, prompt(shots, example.context), choice) for choice in example.choices]
+        if not shots or max(len(c) + len(t) for c, t in pairs) <= block_size + 1:
+            return [continuation(context, target, block_size) for context, target in pairs]
+        shots.pop(0)
 
 
 @dataclass(frozen=True)
@@ -122,7 +140,8 @@ def task_metrics(task_type: str, items: list[Example], scores: list[list[Score]]
     for example, choice_scores in zip(items, scores, strict=True):
         by = {"acc": [s.logprob for s in choice_scores],
               "acc_token": [s.logprob / s.n_tokens for s in choice_scores],
-              "acc_norm": [s.logprob / len(c) for s, c in zip(choice_scores, example.choices, strict=True)]}
+              "acc_norm": [s.logprob / len(c.removeprefix(TARGET_DELIMITER))
+                           for s, c in zip(choice_scores, example.choices, strict=True)]}
         for metric, values in by.items():
             hits[metric] += max(range(len(values)), key=values.__getitem__) == example.answer
     return {metric: n / len(items) for metric, n in hits.items()}

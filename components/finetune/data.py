@@ -35,13 +35,17 @@ def examples(task: TaskConfig, rows: list[dict], encode: Callable[[str], list[in
         except KeyError as exc:
             raise InputError(f"task {task.name!r}: row {n} has no column {exc}; columns: "
                              f"{', '.join(row)}") from None
-        if task.type == "multiple_choice":  # fewer answers than columns: the rest are left empty
-            fields = [fields[0], *(answer for answer in fields[1:] if answer.strip())]
         if task.regression:
             label: int | float = float(value)
         elif str(value) in labels:
             label = labels[str(value)]
         else:
             raise InputError(f"task {task.name!r}: row {n} has label {value!r}, not one of {list(labels)}")
+        if task.type == "multiple_choice":  # empty answers are left out: the label follows its answer
+            kept = [i for i, answer in enumerate(fields[1:]) if answer.strip()]
+            if label not in kept:
+                raise InputError(f"task {task.name!r}: row {n}: its right answer (answer {label + 1}) is "
+                                 f"empty")
+            fields, label = [fields[0], *(fields[1 + i] for i in kept)], kept.index(label)
         out.append((transform(task.type, [encode(f) for f in fields], markers, max_length), label))
     return out

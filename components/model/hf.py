@@ -64,9 +64,19 @@ def _refuse_options(config: GPTConfig) -> None:
 
 def hf_config(config: GPTConfig, eot_id: int) -> dict:
     """The `config.json` of the transformers model our weights become: GPT2LMHeadModel for pre-LN,
-    OpenAIGPTLMHeadModel for GPT-1's post-LN."""
+    OpenAIGPTLMHeadModel for GPT-1's post-LN.
+
+    The two name the GELUs differently: GPT-2's `gelu_new` is the tanh approximation and `gelu` the
+    exact one; GPT-1's `gelu` is the tanh approximation, and it has no exact GELU (nor `gelu_new`)."""
     _refuse_options(config)
-    act = "gelu_new" if config.gelu == "tanh" else "gelu"  # transformers' names for the two GELUs
+    if not config.pre_ln and config.gelu == "exact":
+        raise ValueError("this model uses the exact GELU, which transformers' OpenAIGPTLMHeadModel cannot "
+                         "express (its `gelu` is the tanh approximation): train GPT-1 shapes with gelu: tanh "
+                         "to export them")
+    if config.pre_ln:
+        act = "gelu_new" if config.gelu == "tanh" else "gelu"
+    else:
+        act = "gelu"
     shape = {"vocab_size": config.vocab_size, "n_positions": config.block_size, "n_embd": config.n_embd,
              "n_layer": config.n_layer, "n_head": config.n_head, "resid_pdrop": config.dropout,
              "embd_pdrop": config.dropout, "attn_pdrop": config.dropout,

@@ -33,12 +33,21 @@ def tokenizer(tmp_path_factory) -> Path:
     return path
 
 
+# Matrices 10x their initial scale, as trained weights grow: then the two GELUs (tanh and exact) move
+# the logits by ~1e-3, where at initial scale they differ by less than the 1e-5 the round trip allows.
+SCALE = 10.0
+
+
 def entry(tmp_path: Path, tokenizer: Path, **shape) -> tuple[Path, str, dict, GPT]:
-    """A registered version of a random GPT of this shape."""
+    """A registered version of a random GPT of this shape, its matrices at trained scale."""
     torch.manual_seed(0)
     config = GPTConfig(**{**dict(vocab_size=300, block_size=32, n_layer=2, n_head=2, n_embd=32, dropout=0.0),
                           **shape})
     model = GPT(config).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() >= 2:
+                parameter.mul_(SCALE)
     run = tmp_path / "run"
     run.mkdir(parents=True)
     save_model(model, str(run / "model.safetensors"))
@@ -80,9 +89,13 @@ def test_the_model_card_carries_the_hugging_face_header(tmp_path, tokenizer):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("shape, architecture", [
-    ({}, "GPT2LMHeadModel"), ({"pre_ln": False, "gelu": "exact"}, "OpenAIGPTLMHeadModel")])
+    ({}, "GPT2LMHeadModel"), ({"gelu": "exact"}, "GPT2LMHeadModel"),
+    ({"pre_ln": False}, "OpenAIGPTLMHeadModel")])
 def test_export_round_trips_through_transformers(tmp_path, tokenizer, shape, architecture):
     directory, sha, _, ours = entry(tmp_path, tokenizer, **shape)
+    other_gelu = GPT(GPTConfig(**{**ours.config.to_dict(), "gelu": {"tanh": "exact", "exact": "tanh"}[
+        ours.config.gelu]})).eval()
+    other_gelu.load_state_dict(ours.state_dict())
     out = tmp_path / "export"
     export_transformers(directory, out, verify_version(directory, sha))
     hf = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
@@ -96,6 +109,14 @@ def test_export_round_trips_through_transformers(tmp_path, tokenizer, shape, arc
     idx = torch.tensor([ids])
     with torch.no_grad():
         torch.testing.assert_close(hf(idx).logits, ours(idx)[0], atol=1e-5, rtol=0)
+        assert (other_gelu(idx)[0] - ours(idx)[0]).abs().max() > 1e-4  # a wrong activation would fail
+
+
+def test_a_gpt1_with_the_exact_gelu_is_refused_by_name(tmp_path, tokenizer):
+    directory, sha, _, _ = entry(tmp_path, tokenizer, pre_ln=False, gelu="exact")
+    with pytest.raises(InputError, match="exact GELU, which transformers' OpenAIGPTLMHeadModel cannot"):
+        export_transformers(directory, tmp_path / "export", verify_version(directory, sha))
+    assert not (tmp_path / "export").exists()
 
 
 def test_export_refuses_what_transformers_cannot_express_and_writes_nothing(tmp_path, tokenizer):

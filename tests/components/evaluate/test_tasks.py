@@ -13,6 +13,7 @@ from webtext.components.errors import InputError
 from webtext.components.evaluate.scoring import Score
 from webtext.components.evaluate.tasks import (
     Example,
+    _requests,
     choose_shots,
     evaluate_task,
     examples,
@@ -45,11 +46,42 @@ def test_lambada_metrics_on_a_hand_checked_example():
 
 
 def test_the_three_multiple_choice_normalisations_can_disagree():
-    # " a": 1 token, 2 characters, -2.0; " bbbbbbbb": 4 tokens, 9 characters, -3.0.
-    # acc takes the higher sum (" a"); per token -2.0 < -0.75 and per character -1.0 < -0.33 take the other.
+    # " a": 1 token, -2.0; " bbbbbbbb": 4 tokens, 8 characters after the space, -3.0.
+    # acc takes the higher sum (" a"); per token -2.0 < -0.75 and per character -2.0 < -0.375 take the other.
     item = Example("ctx", (" a", " bbbbbbbb"), 1)
     metrics = task_metrics("multiple_choice", [item], [[Score(-2.0, False, 1), Score(-3.0, False, 4)]])
     assert metrics == {"acc": 0.0, "acc_token": 1.0, "acc_norm": 1.0}
+
+
+def test_acc_norm_divides_by_the_answer_without_its_leading_space():
+    # lm-evaluation-harness: " a" counts 1 character, " bb" 2, so -1.0 / 1 < -1.8 / 2 and " bb" wins;
+    # counting the space (2 and 3) would pick " a" (-0.5 > -0.6).
+    item = Example("ctx", (" a", " bb"), 1)
+    metrics = task_metrics("multiple_choice", [item], [[Score(-1.0, False, 1), Score(-1.8, False, 1)]])
+    assert metrics["acc_norm"] == 1.0 and metrics["acc"] == 0.0
+
+
+def test_a_k_shot_prompt_is_tokenized_whole(tmp_path):
+    """The tokens scored are the whole prompt's: with a real BPE, the blank line that ends a shot is
+    tokenized otherwise alone than before the next shot, so encoding the parts apart would differ."""
+    from webtext.components.tokenize.bpe import encode_document, tiktoken_encoding, train
+
+    shots = [Example("The harbour was quiet.", (" Boats",), 0),
+             Example("The market was loud.", (" Crowds",), 0)]
+    # texts that end in a blank line, as documents may: BPE learns a token for it
+    train([shot.solved + "\n\n" for shot in shots] * 20, tmp_path / "bpe.json", vocab_size=300,
+          min_frequency=1)
+    encoding = tiktoken_encoding(tmp_path / "bpe.json")
+    encode = lambda text: encode_document(encoding, text).tolist()  # noqa: E731
+    example = Example("The harbour was", (" quiet", " loud"), 0)
+    whole = prompt(shots, example.context)
+    requests = _requests(example, shots, encode, block_size=256)
+    for (sequence, n_scored), choice in zip(requests, example.choices, strict=True):
+        assert sequence == encode(whole + choice)
+        assert sequence[-n_scored:] == encode(whole + choice)[len(encode(whole)):]
+    apart = [t for part in (shot.solved + "\n\n" for shot in shots) for t in encode(part)] + encode(
+        example.context)
+    assert requests[0][0][:len(apart)] != apart  # what encoding the shots one by one gives
 
 
 def test_rows_become_examples_and_bad_rows_are_named():
@@ -67,7 +99,7 @@ def test_shots_never_include_the_example_and_come_before_its_context():
     shots = choose_shots(pool, 4, random.Random(0), exclude=pool[2])
     assert len(shots) == 4 and pool[2] not in shots and len(set(shots)) == 4
     assert choose_shots(pool, 4, random.Random(0), exclude=pool[2]) == shots  # seeded
-    assert "".join(prompt(shots[:2], "ctx")) == f"{shots[0].solved}\n\n{shots[1].solved}\n\nctx"
+    assert prompt(shots[:2], "ctx") == f"{shots[0].solved}\n\n{shots[1].solved}\n\nctx"
     with pytest.raises(InputError, match="5 shots"):
         choose_shots(pool, 5, random.Random(0), exclude=pool[0])
 

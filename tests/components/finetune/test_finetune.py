@@ -117,3 +117,18 @@ def test_task_files_load_and_map_labels(tmp_path):
         examples(task, [{"context": "x", "ending1": "a", "ending2": "b", "answer": 1}], encode, labels, M, 32)
     with pytest.raises(InputError, match="label 7"):
         examples(task, [{**rows[0], "answer": 7}], encode, labels, M, 32)
+
+
+def test_an_empty_answer_before_the_right_one_moves_the_label_with_the_answers():
+    task = TaskConfig(name="story", type="multiple_choice", label="answer", labels=[1, 2, 3],
+                      fields=["context", "ending1", "ending2", "ending3"])
+    labels = label_ids(task, [])
+    row = {"context": "It rained.", "ending1": "Umbrella.", "ending2": "", "ending3": "Sun hat.", "answer": 3}
+
+    def encode(text: str) -> list[int]:
+        return [10 + len(word) for word in text.split()]
+
+    [(sequences, label)] = examples(task, [row], encode, labels, M, 32)
+    assert len(sequences) == 2 and sequences[label][-3:] == [13, 14, 3]  # "Sun hat." is still the answer
+    with pytest.raises(InputError, match="row 0: its right answer \\(answer 2\\) is empty"):
+        examples(task, [{**row, "answer": 2}], encode, labels, M, 32)

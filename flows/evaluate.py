@@ -194,6 +194,8 @@ def sample_generations(evaluated: dict, config: WebtextConfig) -> dict[str, str]
     """Each report prompt continued, seeded, so that the same checkpoint always shows the same text."""
     import torch
 
+    from webtext.components.model.gpt import before_stop
+
     if not config.evaluate.sample_tokens:
         return {}
     model, encoding, encode, eot, options = _loaded(evaluated, config)
@@ -202,8 +204,8 @@ def sample_generations(evaluated: dict, config: WebtextConfig) -> dict[str, str]
         ids = [eot, *encode(prompt)]
         generator = torch.Generator(options["device"]).manual_seed(config.evaluate.seed + i)
         tokens = model.generate(torch.tensor([ids], device=options["device"]), config.evaluate.sample_tokens,
-                                temperature=0.8, top_k=50, generator=generator)
-        out[prompt] = prompt + encoding.decode(tokens[0, len(ids):].tolist())
+                                temperature=0.8, top_k=50, generator=generator, stop=eot)
+        out[prompt] = prompt + encoding.decode(before_stop(tokens[0, len(ids):].tolist(), eot))
     return out
 
 

@@ -1,4 +1,5 @@
-"""`webtext generate REF --prompt TEXT`: sample text from a registered checkpoint."""
+"""`webtext generate REF --prompt TEXT`: sample text from a registered checkpoint, until `--max-tokens`
+or the end of a document (`<|endoftext|>`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace, home: Home) -> int:
 
     from webtext import warehouse
     from webtext.components.model.checkpoint import load_model
+    from webtext.components.model.gpt import before_stop
     from webtext.components.tokenize.bpe import END_OF_TEXT, encode_document, tiktoken_encoding
     from webtext.flows.models import resolve_weights
 
@@ -29,9 +31,10 @@ def run(args: argparse.Namespace, home: Home) -> int:
         directory, sha256, tokenizer = resolve_weights(con, home, args.ref)
     model = load_model(directory, sha256)
     encoding = tiktoken_encoding(tokenizer)
-    prompt = encode_document(encoding, args.prompt).tolist() or [encoding.encode_single_token(END_OF_TEXT)]
+    eot = encoding.encode_single_token(END_OF_TEXT)
+    prompt = encode_document(encoding, args.prompt).tolist() or [eot]
     generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
     out = model.generate(torch.tensor([prompt]), args.max_tokens, temperature=args.temperature,
-                         top_k=args.top_k, generator=generator)
-    print(args.prompt + encoding.decode(out[0, len(prompt) if args.prompt else 1:].tolist()))
+                         top_k=args.top_k, generator=generator, stop=eot)
+    print(args.prompt + encoding.decode(before_stop(out[0, len(prompt):].tolist(), eot)))
     return 0

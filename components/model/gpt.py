@@ -13,6 +13,10 @@ Options beyond the two papers, all off by default:
   `local_window` positions, alternating with dense layers.
 - `embedding_dim` (ALBERT, Lan et al. 2019): factorised embeddings, vocab x E then E -> n_embd.
 - `share_layers` (ALBERT): one block's parameters used at every layer.
+
+Generation keeps each layer's keys and values (`KVCache`): the prompt is run once, then one token at a
+time, with the output layer applied to the last position only. A sequence longer than the context is
+continued from its last `block_size` tokens, recomputed at each step as the learned positions shift.
 """
 
 from __future__ import annotations
@@ -53,6 +57,27 @@ class GPTConfig:
         return asdict(self)
 
 
+class KVCache:
+    """Every layer's keys and values for the positions run so far, allocated on first use to the whole
+    context (in the dtype attention computes in, bf16 under autocast)."""
+
+    def __init__(self, n_layer: int, block_size: int):
+        self.block_size, self.length = block_size, 0
+        self.keys: list[torch.Tensor | None] = [None] * n_layer
+        self.values: list[torch.Tensor | None] = [None] * n_layer
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store this layer's keys and values of the new positions; all its keys and values so far."""
+        if self.keys[layer] is None:
+            B, H, _, D = k.shape
+            self.keys[layer] = k.new_empty(B, H, self.block_size, D)
+            self.values[layer] = v.new_empty(B, H, self.block_size, D)
+        end = self.length + k.size(2)
+        self.keys[layer][:, :, self.length:end] = k
+        self.values[layer][:, :, self.length:end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig, local: bool):
         super().__init__()
@@ -62,17 +87,21 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         dropout = self.dropout if self.training else 0.0
-        if self.window is None:
+        start = 0
+        if cache is not None:
+            start = cache.length
+            k, v = cache.extend(layer, k, v)
+        if self.window is None and start == 0:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
-        else:  # banded: position i sees j in (i - window, i]
-            i = torch.arange(T, device=x.device)
-            distance = i[:, None] - i[None, :]
-            mask = (distance >= 0) & (distance < self.window)
+        else:  # queries at start.. see keys up to their own position (banded: the last `window` only)
+            distance = torch.arange(start, start + T, device=x.device)[:, None] - \
+                torch.arange(k.size(2), device=x.device)[None, :]
+            mask = (distance >= 0) & (distance < (self.window or k.size(2)))
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
@@ -99,11 +128,11 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         if self.pre_ln:  # GPT-2
-            x = x + self.attn(self.ln_1(x))
+            x = x + self.attn(self.ln_1(x), cache, layer)
             return x + self.mlp(self.ln_2(x))
-        x = self.ln_1(x + self.attn(x))  # GPT-1
+        x = self.ln_1(x + self.attn(x, cache, layer))  # GPT-1
         return self.ln_2(x + self.mlp(x))
 
 
@@ -149,22 +178,27 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.transformer.wpe.weight.numel() if non_embedding else n
 
-    def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
-        """The last layer's output (after `ln_f` for GPT-2): what the LM and task heads read."""
+    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The last layer's output (after `ln_f` for GPT-2): what the LM and task heads read. With a
+        cache, `idx` continues the positions it holds, and their keys and values join it."""
+        start = cache.length if cache is not None else 0
         T = idx.size(1)
-        if T > self.config.block_size:
-            raise ValueError(f"sequence of {T} tokens is longer than the context ({self.config.block_size})")
+        if start + T > self.config.block_size:
+            raise ValueError(f"sequence of {start + T} tokens is longer than the context "
+                             f"({self.config.block_size})")
         tokens = self.transformer.wte(idx)
         if self.config.embedding_dim:
             tokens = self.transformer.wte_proj(tokens)
-        positions = self.transformer.wpe(torch.arange(T, device=idx.device))
+        positions = self.transformer.wpe(torch.arange(start, start + T, device=idx.device))
         x = self.transformer.drop(tokens + positions)
         for i in range(self.config.n_layer):
             block = self.transformer.h[0 if self.config.share_layers else i]
             if self.activation_checkpointing and self.training:  # dropout replays its masks (saved RNG)
                 x = checkpoint(block, x, use_reentrant=False)
             else:
-                x = block(x)
+                x = block(x, cache, i)
+        if cache is not None:
+            cache.length += T
         return self.transformer.ln_f(x) if self.config.pre_ln else x
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -172,10 +206,14 @@ class GPT(nn.Module):
             hidden = hidden @ self.transformer.wte_proj.weight
         return self.lm_head(hidden)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits for every position, and the mean cross-entropy against `targets` when given."""
-        logits = self.logits(self.hidden_states(idx))
+        """Logits for every position, and the mean cross-entropy against `targets` when given. With a
+        cache (generation), the logits of the last position only, (B, 1, vocab)."""
+        hidden = self.hidden_states(idx, cache)
+        if cache is not None:
+            return self.logits(hidden[:, -1:]), None
+        logits = self.logits(hidden)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.reshape(-1), ignore_index=-1)
@@ -188,11 +226,23 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Sample `max_new_tokens` after `idx` (B, T); temperature 0 is greedy."""
+                 top_k: int | None = None, generator: torch.Generator | None = None, stop: int | None = None,
+                 cache: bool = True) -> torch.Tensor:
+        """Sample `max_new_tokens` after `idx` (B, T); temperature 0 is greedy. With `stop`, end once
+        every row has produced that token (rows that end first repeat it). `cache=False` recomputes the
+        whole context at every step: the same tokens, slower (kept to check the cache against)."""
+        block = self.config.block_size
+        kv: KVCache | None = None
+        done = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
         for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]
-            logits = self(context)[0][:, -1, :].float()  # through forward: a sharded model gathers there
+            if not cache:
+                logits = self(idx[:, -block:])[0]
+            elif kv is None or kv.length >= block:  # first step, or the context is full: run it anew
+                kv = KVCache(self.config.n_layer, block)
+                logits = self(idx[:, -block:], cache=kv)[0]
+            else:
+                logits = self(idx[:, -1:], cache=kv)[0]
+            logits = logits[:, -1, :].float()  # through forward: a sharded model gathers there
             if temperature == 0:
                 following = logits.argmax(dim=-1, keepdim=True)
             else:
@@ -201,5 +251,15 @@ class GPT(nn.Module):
                     kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
                     logits[logits < kth] = -float("inf")
                 following = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
+            if stop is not None:
+                following[done] = stop
+                done |= following[:, 0] == stop
             idx = torch.cat((idx, following), dim=1)
+            if stop is not None and bool(done.all()):
+                break
         return idx
+
+
+def before_stop(tokens: list[int], stop: int) -> list[int]:
+    """The generated `tokens` before the first `stop` (all of them if none)."""
+    return tokens[:tokens.index(stop)] if stop in tokens else tokens

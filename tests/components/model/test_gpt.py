@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.model.gpt import GPT, GPTConfig, KVCache
 from webtext.components.model.hf import from_hf, to_hf_state_dict
 from webtext.components.model.presets import PRESETS, model_config
 
@@ -100,6 +100,58 @@ def test_generate_extends_the_prompt_and_greedy_is_deterministic():
     assert torch.equal(out, model.generate(prompt, 10, temperature=0))  # past the context too
     sampled = model.generate(prompt, 10, top_k=1, generator=torch.Generator().manual_seed(0))
     assert torch.equal(sampled, out)  # top-1 sampling is greedy
+
+
+@pytest.mark.parametrize("shape", [{}, {"pre_ln": False}, {"local_window": 3}, {"share_layers": True}],
+                         ids=["gpt2", "gpt1", "banded", "shared"])
+def test_cached_generation_equals_recomputing_the_context_token_for_token(shape):
+    """Three prompts at once, greedy and sampled, on past the context (where the cache is rebuilt from
+    the last block_size tokens at every step): the key-value cache changes nothing but the speed."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(**{**dict(vocab_size=50, block_size=12, n_layer=3, n_head=2, n_embd=16,
+                                    dropout=0.0), **shape})).eval()
+    with torch.no_grad():  # weights at a trained scale, so logits have real gaps and real ties are rare
+        for parameter in model.parameters():
+            parameter.mul_(4)
+    prompts = torch.randint(0, 50, (3, 5))
+    for options in ({"temperature": 0}, {"temperature": 1.0, "top_k": 20}):
+        runs = [model.generate(prompts, 16, generator=torch.Generator().manual_seed(1), cache=cache,
+                               **options) for cache in (True, False)]
+        assert runs[0].shape == (3, 21) and torch.equal(runs[0], runs[1]), options
+
+
+def test_cached_logits_equal_the_full_forward():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=16, dropout=0.0)).eval()
+    idx = torch.randint(0, 50, (2, 10))
+    kv = KVCache(model.config.n_layer, model.config.block_size)
+    with torch.no_grad():
+        full = model(idx)[0]
+        pieces = [model(idx[:, :6], cache=kv)[0]]
+        pieces += [model(idx[:, i:i + 1], cache=kv)[0] for i in range(6, 10)]
+    assert kv.length == 10
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full[:, [5, 6, 7, 8, 9]], atol=1e-5, rtol=0)
+
+
+def test_generation_stops_once_every_row_has_ended():
+    """Each row ends at its first stop token and repeats it after; the batch ends when all have."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=50, block_size=32, n_layer=1, n_head=2, n_embd=16, dropout=0.0)).eval()
+    prompts = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    free = model.generate(prompts, 20, temperature=0)
+    stop = int(free[0, 5])  # the third token the first row produces
+
+    def end_of(row: torch.Tensor) -> int:  # tokens a row generates up to and including its stop
+        hits = (row[3:] == stop).nonzero()
+        return int(hits[0, 0]) + 1 if len(hits) else 20
+
+    alone = model.generate(prompts[:1], 20, temperature=0, stop=stop)
+    assert torch.equal(alone, free[:1, :3 + end_of(free[0])]) and alone.size(1) < free.size(1)
+    both = model.generate(prompts, 20, temperature=0, stop=stop)
+    assert both.size(1) == 3 + max(end_of(row) for row in free)
+    for row, generated in zip(free, both, strict=True):
+        n = end_of(row)
+        assert torch.equal(generated[:3 + n], row[:3 + n]) and torch.all(generated[3 + n:] == stop)
 
 
 def test_presets_follow_the_papers():

@@ -21,6 +21,7 @@ from webtext.components.config.corpus_stages import (
 )
 from webtext.components.config.loading import load_config, parse_override
 from webtext.components.config.model_stages import (
+    Devices,
     EvalTaskConfig,
     EvaluateConfig,
     FinetuneConfig,
@@ -48,6 +49,7 @@ __all__ = [
     "ClusterConfig",
     "CrawlConfig",
     "DedupConfig",
+    "Devices",
     "EvalTaskConfig",
     "EvaluateConfig",
     "ExtractConfig",

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-from webtext.components.config.model_stages import Devices
+from webtext.components.config import Devices
 from webtext.components.files import atomic_write_bytes
 from webtext.components.train.job import FinetuneJob, PretrainJob
 
@@ -120,7 +120,7 @@ class SameStart(L.Callback):
 
 def record_failure(out: Path, error: BaseException) -> None:
     """Write `failures/<host>-<pid>.json` in the run directory: which process failed, and why. The
-    launcher reads these to name the process that failed first, not the ones that then lost their
+    stage reads these to name the process that failed first, not the ones that then lost their
     peers (whose errors only say that a connection closed)."""
     record = {"rank": rank_zero_only.rank, "node": int(_env("NODE_RANK", "GROUP_RANK", "SLURM_NODEID")),
               "local_rank": int(_env("LOCAL_RANK", "SLURM_LOCALID")), "host": socket.gethostname(),

@@ -18,7 +18,7 @@ import pytest
 from prefect import tags
 from prefect.testing.utilities import prefect_test_harness
 
-from tests.flows.stages import CLI, TINY, copy_home, in_home, run_until, tiny
+from tests.flows.stages import CLI, TINY, copy_home, in_home, own_api_env, run_until, tiny
 from tests.system import free_port
 from webtext.components.home import Home
 from webtext.flows import api
@@ -123,7 +123,7 @@ def served_home(tmp_path_factory) -> Iterator[ServedHome]:
     API would have used the home's database). The UI test and the command-start test look at it."""
     root = tmp_path_factory.mktemp("served")
     home, port = root / "home", free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"WEBTEXT_HOME": str(home)}
+    env = own_api_env(home)
     server = subprocess.Popen(
         [*CLI, "server", "--port", str(port)], start_new_session=True, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -145,5 +145,3 @@ def served_home(tmp_path_factory) -> Iterator[ServedHome]:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-
-

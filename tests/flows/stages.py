@@ -44,6 +44,12 @@ def cli_env(home: Path) -> dict[str, str]:
     return env
 
 
+def own_api_env(home: Path) -> dict[str, str]:
+    """The environment of a `webtext` child with its own home and no Prefect API named: the command
+    chooses one (a running `webtext server` of its home, or a temporary one)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"WEBTEXT_HOME": str(home)}
+
+
 def kill_when(command: list[str], env: dict[str, str], ready: Callable[[], bool],
               timeout: float = 180) -> int:
     """Start `command` and SIGKILL it as soon as `ready()` holds; fail if it ends or times out first.

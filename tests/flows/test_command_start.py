@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import warnings
-from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -20,7 +19,7 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.context import get_run_context
 from prefect.logging.handlers import APILogHandler
 
-from tests.flows.stages import CLI
+from tests.flows.stages import CLI, own_api_env
 from tests.system import free_port
 from webtext.components.home import Home
 from webtext.flows import api
@@ -28,13 +27,6 @@ from webtext.flows.console import quiet_console
 from webtext.flows.pipeline import STAGES
 
 BUSY = "while True: pass"
-
-
-def own_api_env(home: Path) -> dict[str, str]:
-    """A `webtext` child with its own home and no Prefect API named: the command chooses one."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["WEBTEXT_HOME"] = str(home)
-    return env
 
 
 

@@ -87,7 +87,8 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0,
+                pad: torch.Tensor | None = None) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
@@ -96,12 +97,14 @@ class CausalSelfAttention(nn.Module):
         if cache is not None:
             start = cache.length
             k, v = cache.extend(layer, k, v)
-        if self.window is None and start == 0:
+        if self.window is None and start == 0 and pad is None:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
         else:  # queries at start.. see keys up to their own position (banded: the last `window` only)
-            distance = torch.arange(start, start + T, device=x.device)[:, None] - \
-                torch.arange(k.size(2), device=x.device)[None, :]
-            mask = (distance >= 0) & (distance < (self.window or k.size(2)))
+            query = torch.arange(start, start + T, device=x.device)[:, None]
+            key = torch.arange(k.size(2), device=x.device)[None, :]
+            mask = (query - key >= 0) & (query - key < (self.window or k.size(2)))
+            if pad is not None:  # no query sees a row's left padding; a padding query sees itself
+                mask = mask & ((key >= pad[:, None, None]) | (key == query))[:, None]
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
@@ -128,11 +131,12 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0,
+                pad: torch.Tensor | None = None) -> torch.Tensor:
         if self.pre_ln:  # GPT-2
-            x = x + self.attn(self.ln_1(x), cache, layer)
+            x = x + self.attn(self.ln_1(x), cache, layer, pad)
             return x + self.mlp(self.ln_2(x))
-        x = self.ln_1(x + self.attn(x, cache, layer))  # GPT-1
+        x = self.ln_1(x + self.attn(x, cache, layer, pad))  # GPT-1
         return self.ln_2(x + self.mlp(x))
 
 
@@ -178,9 +182,12 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.transformer.wpe.weight.numel() if non_embedding else n
 
-    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None, pad: torch.Tensor | None = None
+                      ) -> torch.Tensor:
         """The last layer's output (after `ln_f` for GPT-2): what the LM and task heads read. With a
-        cache, `idx` continues the positions it holds, and their keys and values join it."""
+        cache, `idx` continues the positions it holds, and their keys and values join it. `pad` (B,)
+        counts each row's left padding: no position attends to it, and each row's first real token
+        takes position 0, so a padded row computes what it would alone."""
         start = cache.length if cache is not None else 0
         T = idx.size(1)
         if start + T > self.config.block_size:
@@ -189,14 +196,15 @@ class GPT(nn.Module):
         tokens = self.transformer.wte(idx)
         if self.config.embedding_dim:
             tokens = self.transformer.wte_proj(tokens)
-        positions = self.transformer.wpe(torch.arange(start, start + T, device=idx.device))
+        at = torch.arange(start, start + T, device=idx.device)
+        positions = self.transformer.wpe(at if pad is None else (at[None, :] - pad[:, None]).clamp(min=0))
         x = self.transformer.drop(tokens + positions)
         for i in range(self.config.n_layer):
             block = self.transformer.h[0 if self.config.share_layers else i]
             if self.activation_checkpointing and self.training:  # dropout replays its masks (saved RNG)
                 x = checkpoint(block, x, use_reentrant=False)
             else:
-                x = block(x, cache, i)
+                x = block(x, cache, i, pad)
         if cache is not None:
             cache.length += T
         return self.transformer.ln_f(x) if self.config.pre_ln else x
@@ -206,11 +214,12 @@ class GPT(nn.Module):
             hidden = hidden @ self.transformer.wte_proj.weight
         return self.lm_head(hidden)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None,
+                pad: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits for every position, and the mean cross-entropy against `targets` when given. With a
-        cache (generation), the logits of the last position only, (B, 1, vocab)."""
-        hidden = self.hidden_states(idx, cache)
+        cache (generation), the logits of the last position only, (B, 1, vocab). `pad`: as in
+        `hidden_states`."""
+        hidden = self.hidden_states(idx, cache, pad)
         if cache is not None:
             return self.logits(hidden[:, -1:]), None
         logits = self.logits(hidden)
@@ -227,21 +236,25 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None, stop: int | None = None,
-                 cache: bool = True) -> torch.Tensor:
-        """Sample `max_new_tokens` after `idx` (B, T); temperature 0 is greedy. With `stop`, end once
-        every row has produced that token (rows that end first repeat it). `cache=False` recomputes the
-        whole context at every step: the same tokens, slower (kept to check the cache against)."""
+                 cache: bool = True, pad: torch.Tensor | None = None) -> torch.Tensor:
+        """Sample `max_new_tokens` after `idx` (B, T); temperature 0 is greedy. Prompts of different
+        lengths come left-padded, `pad` (B,) counting each row's padding (`left_pad` makes both). With
+        `stop`, end once every row has produced that token (rows that end first repeat it).
+        `cache=False` recomputes the whole context at every step: the same tokens, slower (kept to
+        check the cache against)."""
         block = self.config.block_size
         kv: KVCache | None = None
+        kv_pad: torch.Tensor | None = None  # the padding in the cache's window
         done = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
         for _ in range(max_new_tokens):
+            window = None if pad is None else (pad - max(0, idx.size(1) - block)).clamp(min=0)
             if not cache:
-                logits = self(idx[:, -block:])[0]
+                logits = self(idx[:, -block:], pad=window)[0]
             elif kv is None or kv.length >= block:  # first step, or the context is full: run it anew
-                kv = KVCache(self.config.n_layer, block)
-                logits = self(idx[:, -block:], cache=kv)[0]
+                kv, kv_pad = KVCache(self.config.n_layer, block), window
+                logits = self(idx[:, -block:], cache=kv, pad=kv_pad)[0]
             else:
-                logits = self(idx[:, -1:], cache=kv)[0]
+                logits = self(idx[:, -1:], cache=kv, pad=kv_pad)[0]
             logits = logits[:, -1, :].float()  # through forward: a sharded model gathers there
             if temperature == 0:
                 following = logits.argmax(dim=-1, keepdim=True)
@@ -258,6 +271,15 @@ class GPT(nn.Module):
             if stop is not None and bool(done.all()):
                 break
         return idx
+
+
+def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts of different lengths as one batch for `GPT.generate`: each row padded on the left with
+    `pad_id` (its value never matters: padding is masked out), and the padding of each row."""
+    width = max(len(p) for p in prompts)
+    idx = torch.tensor([[pad_id] * (width - len(p)) + list(p) for p in prompts], device=device)
+    return idx, torch.tensor([width - len(p) for p in prompts], device=device)
 
 
 def before_stop(tokens: list[int], stop: int) -> list[int]:

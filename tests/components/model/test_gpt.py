@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from webtext.components.model.gpt import GPT, GPTConfig, KVCache
+from webtext.components.model.gpt import GPT, GPTConfig, KVCache, left_pad
 from webtext.components.model.hf import from_hf, to_hf_state_dict
 from webtext.components.model.presets import PRESETS, model_config
 
@@ -118,6 +118,29 @@ def test_cached_generation_equals_recomputing_the_context_token_for_token(shape)
         runs = [model.generate(prompts, 16, generator=torch.Generator().manual_seed(1), cache=cache,
                                **options) for cache in (True, False)]
         assert runs[0].shape == (3, 21) and torch.equal(runs[0], runs[1]), options
+
+
+@pytest.mark.parametrize("shape", [{}, {"pre_ln": False}, {"local_window": 3}],
+                         ids=["gpt2", "gpt1", "banded"])
+def test_left_padded_prompts_generate_what_each_would_alone(shape):
+    """Prompts of 2, 5 and 9 tokens in one batch, greedy, cached and not, on past the context (where
+    the window slides over and then off the padding): each row's tokens are those it makes alone."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(**{**dict(vocab_size=50, block_size=12, n_layer=2, n_head=2, n_embd=16,
+                                    dropout=0.0), **shape})).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(4)
+    prompts = [torch.randint(0, 50, (n,)).tolist() for n in (2, 5, 9)]
+    idx, pad = left_pad(prompts, pad_id=0)
+    assert pad.tolist() == [7, 4, 0] and idx[0, :7].eq(0).all()
+    for cache in (True, False):
+        batch = model.generate(idx, 14, temperature=0, cache=cache, pad=pad)
+        for row, prompt, n in zip(batch, prompts, pad.tolist(), strict=True):
+            alone = model.generate(torch.tensor([prompt]), 14, temperature=0, cache=cache)[0]
+            assert torch.equal(row[n:], alone), (cache, len(prompt))
+    unmasked = model.generate(idx, 14, temperature=0)  # padding read as tokens changes the short rows
+    assert not torch.equal(unmasked, model.generate(idx, 14, temperature=0, pad=pad))
 
 
 def test_cached_logits_equal_the_full_forward():

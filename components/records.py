@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from webtext.components.files import sha256_file
 
@@ -79,6 +80,21 @@ class Checkpoint:
     def shape(self) -> dict:
         """The model's `config.json`: the shape a child model starts from."""
         return json.loads((self.directory / CONFIG).read_text())
+
+
+class Result(NamedTuple):
+    """One score of a checkpoint and what it was measured on.
+
+    `data_sha256` hashes the examples or text files and every setting that chooses or frames them
+    (never their paths): two checkpoints' scores are compared only when it is equal, so a changed
+    task file or evaluation setting cannot pass for progress.
+    """
+
+    task: str
+    metric: str
+    value: float
+    n_examples: int  # tokens, for bits per byte
+    data_sha256: str
 
 
 def weights_verify(directory: Path, sha256: str | None) -> bool:

@@ -58,12 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve one deployment per stage and the pipeline, with "
                                 "their schedules, until interrupted")
     add_config_options(serve)
-    from webtext.flows import configure, corpus, gc, generate, models
+    from webtext.flows import configure, corpus, gc, generate, models, predict
 
     corpus.add_commands(commands)
     gc.add_command(commands)
     models.add_commands(commands)
     generate.add_command(commands)
+    predict.add_command(commands)
     configure.add_command(commands)
     return parser
 
@@ -151,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             from webtext.flows import generate
 
             return generate.run(args, home)
+        if args.command == "predict":
+            from webtext.flows import predict
+
+            return predict.run(args, home)
         return _run_flows(args, home)
     except ConfigError as exc:
         print(f"webtext: error: {exc}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """The `finetune` stage: the current pretrained checkpoint -> one fine-tuned checkpoint per task, its
-validation scores in `evaluations`."""
+validation scores in `evaluations`; its output, the task name -> fine-tuned checkpoint, is what the
+register stage registers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from webtext.components.errors import StageError
 from webtext.components.records import Checkpoint, weights_verify
 from webtext.components.train.job import JOB_FILE, FinetuneJob, TrainingResult
 from webtext.flows.pretrain import STAGE as PRETRAIN
+from webtext.flows.pretrain import checkpoint_record
 from webtext.flows.stage import Context, Plan, Stage
 from webtext.flows.training import run_jobs
 from webtext.warehouse import finetune as queries
@@ -28,7 +30,7 @@ class Finetune(Stage):
     """
 
     name = "finetune"
-    version = 2  # dropout masks drawn per process
+    version = 3  # config.json carries the task section a fine-tuned checkpoint is loaded with
 
     def subject(self, config: WebtextConfig) -> str:
         return f"{len(config.finetune.tasks)}-tasks"
@@ -36,21 +38,23 @@ class Finetune(Stage):
     def plan(self, ctx: Context) -> Plan:
         config = ctx.config
         if not config.finetune.tasks:
-            return Plan(None, "no tasks configured")
+            return Plan(None, "no tasks configured", output={})
         parent: Checkpoint = PRETRAIN.current(ctx)
         settings = config.finetune.model_dump(mode="json", exclude={"tasks"})
         origin = "scratch" if config.finetune.from_scratch else parent.checkpoint_id
-        ids, pending = {}, {}
+        ids, pending, done = {}, {}, {}
         for task in config.finetune.tasks:
             checkpoint_id = self.output_id(origin, parent.sha256, task.model_dump(mode="json"), settings)
             ids[task.name] = checkpoint_id
             row = checkpoints.checkpoint_row(ctx.con, checkpoint_id)
             if row is None or not weights_verify(ctx.home.runs / checkpoint_id, row["sha256"]):
                 pending[task.name] = (task, checkpoint_id)
+            else:
+                done[task.name] = checkpoint_record(row, ctx.home.runs / row["path"], parent.tokenizer_path)
         if pending:
             return Plan(f"{len(pending)} task(s) not fine-tuned: {', '.join(pending)}",
                         work=(parent, ids, pending))
-        return Plan(None, _scores(ctx, ids))
+        return Plan(None, _scores(ctx, ids), output=done)
 
     def run(self, ctx: Context, plan: Plan) -> str:
         parent, ids, pending = plan.work
@@ -100,7 +104,15 @@ def _record(ctx: Context, parent: Checkpoint, task: TaskConfig, checkpoint_id: s
         path=checkpoint_id, sha256=result.weights_sha256, step=result.step,
         config_json=json.dumps({"task": task.model_dump(mode="json"), **settings}), val_loss=None,
         val_bpb=None)
-    queries.record_scores(ctx.con, checkpoint_id, task.name, result.scores, result.n_validation)
+    queries.record_scores(ctx.con, checkpoint_id, task.name, result.scores, result.n_validation,
+                          task_data(task))
+
+
+def task_data(task: TaskConfig) -> str:
+    """What a fine-tuned task's scores were measured on: both splits it reads and its settings."""
+    from webtext.components.task_files import data_sha256
+
+    return data_sha256(task, [task.train_split, task.validation_split])
 
 
 STAGE = Finetune()

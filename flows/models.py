@@ -1,13 +1,13 @@
 """`webtext models list | show REF | promote REF ALIAS | export REF --out DIR`: the model registry.
 
 REF is `NAME` (its latest version), `NAME:VERSION`, `NAME@ALIAS`, or a checkpoint id (or a unique
-prefix of one) that a version was registered from.
+prefix of one) that a version was registered from. Fine-tuned models are versions too, of
+`<register.name>-<task>`, each naming the version it was fine-tuned from.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import duckdb
@@ -32,7 +32,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     promote.add_argument("alias", help="the alias, e.g. champion")
     promote.add_argument("--force", action="store_true", help="promote even past failed gates (logged)")
     add_config_options(promote)
-    export = actions.add_parser("export", help="write a directory transformers loads (AutoModelForCausalLM)")
+    export = actions.add_parser("export", help="write a directory transformers loads (AutoModelForCausalLM; "
+                                "a fine-tuned classifier: AutoModelForSequenceClassification)")
     export.add_argument("ref", help="NAME, NAME:VERSION, NAME@ALIAS or a checkpoint id")
     export.add_argument("--out", type=Path, required=True, help="the directory to write (absent or empty)")
 
@@ -108,11 +109,14 @@ def run(args: argparse.Namespace, home: Home) -> int:
         version, directory, lineage = _verified(con, home, args.ref)
     from webtext.components.evaluate.registry import export_transformers
 
-    export_transformers(directory, args.out.resolve(), lineage)
-    architecture = json.loads((args.out / "config.json").read_text())["architectures"][0]
+    architecture = export_transformers(directory, args.out.resolve(), lineage)
     print(f"exported {version['name']}:{version['version']} as {architecture} to {args.out}")
-    print(f"load it: transformers.AutoModelForCausalLM.from_pretrained({str(args.out)!r}); "
-          f"evaluate it: lm_eval --model hf --model_args pretrained={args.out}")
+    if "task" in lineage:
+        print(f"load it: transformers.pipeline('text-classification', model={str(args.out)!r}); its "
+              f"tokenizer frames a text, or a pair as tokenizer(premise, hypothesis), as fine-tuning did")
+    else:
+        print(f"load it: transformers.AutoModelForCausalLM.from_pretrained({str(args.out)!r}); "
+              f"evaluate it: lm_eval --model hf --model_args pretrained={args.out}")
     return 0
 
 
@@ -121,12 +125,14 @@ def _list(con: duckdb.DuckDBPyConnection) -> int:
     if not rows:
         print("no registered model versions: `webtext run` registers one")
         return 0
-    print(f"{'version':<24} {'aliases':<18} {'checkpoint':<18} {'texts bpb':>9}  created")
+    print(f"{'version':<32} {'aliases':<18} {'checkpoint':<18} {'texts bpb':>9}  {'fine-tuned from':<24} "
+          f"created")
     for v in rows:
         bpb = {(s["task"], s["metric"]): s["value"] for s in evaluations.scores(con, v["checkpoint_id"])}.get(
             ("texts", "bpb"))
-        print(f"{v['name'] + ':' + str(v['version']):<24} {','.join(v['aliases']) or '-':<18} "
-              f"{v['checkpoint_id']:<18} {'-' if bpb is None else f'{bpb:.4f}':>9}  "
+        parent = f"{v['parent_name']}:{v['parent_version']}" if v["parent_name"] else "-"
+        print(f"{v['name'] + ':' + str(v['version']):<32} {','.join(v['aliases']) or '-':<18} "
+              f"{v['checkpoint_id']:<18} {'-' if bpb is None else f'{bpb:.4f}':>9}  {parent:<24} "
               f"{v['created_at']:%Y-%m-%d %H:%M}")
     return 0
 
@@ -142,6 +148,13 @@ def _show(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> int:
     print(f"  registry     {directory}")
     print(f"  checkpoint   {lineage['checkpoint_id']} ({checkpoint['kind'] if checkpoint else 'unknown'}, "
           f"step {lineage['step']})")
+    if "parent" in lineage:
+        parent, task = lineage["parent"], lineage["task"]
+        outputs = "a score" if task["regression"] else ", ".join(map(str, task["labels"]))
+        print(f"  fine-tuned   from {parent['name']}:{parent['version']} "
+              f"(checkpoint {parent['checkpoint_id']})")
+        print(f"  task         {task['name']} ({task['type']}): reads {', '.join(map(str, task['fields']))}; "
+              f"predicts {outputs}")
     print(f"  snapshot     {lineage['snapshot_id']}")
     print(f"  tokenizer    {lineage['tokenizer_id']} (sha256 {lineage['tokenizer_sha256'][:16]}...)")
     print(f"  token set    {lineage['token_set_id']}")
@@ -157,6 +170,9 @@ def _show(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> int:
         for row in finetuned:
             print(f"    {row['task']:<28} {row['metric']:<14} {row['value']:>10.4f}  "
                   f"n={row['n_examples']}  checkpoint {row['checkpoint_id']}")
+    children = queries.children(con, version["name"], version["version"])
+    if children:
+        print("  fine-tuned versions: " + ", ".join(f"{v['name']}:{v['version']}" for v in children))
     history = queries.promotions(con, version["name"], version["version"])
     if history:
         print("  promotions:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from webtext.components.records import Result
 from webtext.warehouse.connection import one, rows, transaction
 from webtext.warehouse.finetune import upsert_scores
 
@@ -19,9 +20,9 @@ def latest_report(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> str | N
 
 
 def record_run(con: duckdb.DuckDBPyConnection, *, run_id: str, checkpoint_id: str, config_json: str,
-               report: str, results: list[tuple[str, str, float, int]]) -> None:
-    """The run and its (task, metric, value, n_examples) rows in one transaction; a score the same
-    checkpoint already had for a task and metric is replaced, never duplicated."""
+               report: str, results: list[Result]) -> None:
+    """The run and its scores in one transaction; a score the same checkpoint already had for a task and
+    metric is replaced, never duplicated."""
     with transaction(con):
         upsert_scores(con, checkpoint_id, results)
         con.execute(
@@ -32,17 +33,22 @@ def record_run(con: duckdb.DuckDBPyConnection, *, run_id: str, checkpoint_id: st
 
 
 def scores(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> list[dict]:
-    """task, metric, value, n_examples of one checkpoint, by task then metric."""
+    """task, metric, value, n_examples, data_sha256 of one checkpoint, by task then metric."""
     return rows(con.execute(
-        "SELECT task, metric, value, n_examples FROM evaluations WHERE checkpoint_id = ? "
+        "SELECT task, metric, value, n_examples, data_sha256 FROM evaluations WHERE checkpoint_id = ? "
         "ORDER BY task, metric", [checkpoint_id]))
+
+
+def scores_by_key(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> dict[tuple[str, str], Result]:
+    """One checkpoint's scores by (task, metric)."""
+    return {(r["task"], r["metric"]): Result(**r) for r in scores(con, checkpoint_id)}
 
 
 def finetuned_scores(con: duckdb.DuckDBPyConnection, parent_id: str) -> list[dict]:
     """The scores of the checkpoints fine-tuned from `parent_id`, with their ids."""
     return rows(con.execute(
         """
-        SELECT c.checkpoint_id, e.task, e.metric, e.value, e.n_examples
+        SELECT c.checkpoint_id, e.task, e.metric, e.value, e.n_examples, e.data_sha256
         FROM checkpoints c JOIN evaluations e USING (checkpoint_id)
         WHERE c.parent_id = ? AND c.kind = 'finetune'
         ORDER BY e.task, e.metric, c.created_at

@@ -7,7 +7,8 @@ import duckdb
 from webtext.warehouse.connection import one, rows, transaction
 
 _VERSION = """
-    SELECT v.name, v.version, v.checkpoint_id, v.path, v.lineage_sha256, v.created_at,
+    SELECT v.name, v.version, v.checkpoint_id, v.path, v.lineage_sha256, v.created_at, v.parent_name,
+           v.parent_version,
            coalesce((SELECT list(a.alias ORDER BY a.alias) FROM model_aliases a
                      WHERE a.name = v.name AND a.version = v.version), []) AS aliases
     FROM model_versions v
@@ -39,18 +40,26 @@ def version_of_checkpoint(con: duckdb.DuckDBPyConnection, name: str, checkpoint_
     return one(con.execute(_VERSION + " WHERE v.name = ? AND v.checkpoint_id = ?", [name, checkpoint_id]))
 
 
+def children(con: duckdb.DuckDBPyConnection, name: str, number: int) -> list[dict]:
+    """The versions fine-tuned from version `number` of `name`, by name."""
+    return rows(con.execute(_VERSION + " WHERE v.parent_name = ? AND v.parent_version = ? ORDER BY v.name",
+                            [name, number]))
+
+
 def next_version(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return con.execute("SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE name = ?",
                        [name]).fetchone()[0]
 
 
 def record_version(con: duckdb.DuckDBPyConnection, *, name: str, number: int, checkpoint_id: str, path: str,
-                   lineage_sha256: str) -> None:
+                   lineage_sha256: str, parent: tuple[str, int] | None = None) -> None:
+    """A new version; `parent` (name, version) for one fine-tuned from a registered version."""
+    parent_name, parent_version = parent or (None, None)
     with transaction(con):
         con.execute(
-            "INSERT INTO model_versions (name, version, checkpoint_id, created_at, path, lineage_sha256) "
-            "VALUES (?, ?, ?, now(), ?, ?)",
-            [name, number, checkpoint_id, path, lineage_sha256],
+            "INSERT INTO model_versions (name, version, checkpoint_id, created_at, path, lineage_sha256, "
+            "parent_name, parent_version) VALUES (?, ?, ?, now(), ?, ?, ?, ?)",
+            [name, number, checkpoint_id, path, lineage_sha256, parent_name, parent_version],
         )
 
 

@@ -254,9 +254,15 @@ class GateConfig(Section):
     task: str = Field(description="The evaluation task, as in `evaluations.task` (e.g. `texts`).")
     metric: str = Field(description="The metric (e.g. `bpb`); bpb, ppl and contamination are better lower.")
     beat_current: bool = Field(
-        False, description="Must be better than the version holding the alias now (passes when none does).")
+        False, description="Must be better than the version holding the alias now (passes when none does); "
+        "both scores must have been measured on the same data, else the gate says it cannot compare.")
+    margin: float = Field(
+        0.0, ge=0, description="beat_current: better by more than this, in the metric's units.")
     min: float | None = Field(None, description="Must be at least this.")
     max: float | None = Field(None, description="Must be at most this.")
+    max_contamination: float | None = Field(
+        None, ge=0, le=1, description="The largest share of the task's examples (for `texts`, paragraphs) "
+        "that may share an n-gram with the version's training snapshot; none: not checked.")
 
 
 class RegisterConfig(Section):
@@ -271,6 +277,7 @@ class RegisterConfig(Section):
         description="The alias a newly registered version is promoted to when it passes the gates.",
     )
     gates: dict[str, list[GateConfig]] = Field(
-        default_factory=lambda: {"champion": [GateConfig(task="texts", metric="bpb", beat_current=True)]},
+        default_factory=lambda: {"champion": [GateConfig(task="texts", metric="bpb", beat_current=True,
+                                                         max_contamination=0.1)]},
         description="Alias -> the gates a version must pass to take it; an alias not named has none.",
     )

@@ -102,10 +102,17 @@ def contamination(index: NgramIndex, texts: Iterable[str]) -> tuple[float, int]:
     return (sum(flags) / len(flags) if flags else 0.0), len(flags)
 
 
-def evaluation_sets(tasks: list[EvalTaskConfig], finetune_tasks: list[TaskConfig], cache: Path
-                    ) -> dict[str, list[str]]:
-    """The texts of every evaluation set, by task name: each zero/few-shot task's examples and each
-    fine-tuning task's validation rows (their input fields joined)."""
+def paragraphs(path: Path) -> list[str]:
+    """A text file's paragraphs (blank-line separated): the examples of a text set, so that its
+    contamination is a share of passages as a task's is a share of examples."""
+    return [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+
+
+def evaluation_sets(tasks: list[EvalTaskConfig], finetune_tasks: list[TaskConfig], texts: list[Path],
+                    cache: Path) -> dict[str, list[str]]:
+    """The texts of every evaluation set, by the name its scores carry: each zero/few-shot task's
+    examples, each fine-tuning task's validation rows (their input fields joined), and the paragraphs
+    of each of `evaluate.texts` (`texts/<name>`) and of all of them (`texts`)."""
     from webtext.components.evaluate.tasks import examples
     from webtext.components.task_files import load_split
 
@@ -115,4 +122,8 @@ def evaluation_sets(tasks: list[EvalTaskConfig], finetune_tasks: list[TaskConfig
         rows = load_split(task, task.validation_split, cache)[: task.max_validation_examples]
         columns = [c for f in task.fields for c in (f if isinstance(f, list) else [f])]
         sets[task.name] = [" ".join(str(row.get(c, "")) for c in columns) for row in rows]
+    for path in texts:
+        sets[f"texts/{path.name}"] = paragraphs(path)
+    if texts:
+        sets["texts"] = [p for path in texts for p in sets[f"texts/{path.name}"]]
     return sets

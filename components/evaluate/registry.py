@@ -2,9 +2,10 @@
 
 A version directory holds what anyone needs to use the checkpoint without the warehouse: the weights
 and our `config.json`, the tokenizer, a model card and `lineage.json`: where it came from (snapshot,
-tokenizer, config, code), its scores, and the sha256 of every other file. The warehouse keeps the
-sha256 of `lineage.json`, so a changed file is caught whether it is the file or its recorded hash
-that was changed.
+tokenizer, config, code), its scores, and the sha256 of every other file. A fine-tuned version's
+lineage also names its task (`task`: the task section of its config.json) and the version it was
+fine-tuned from (`parent`). The warehouse keeps the sha256 of `lineage.json`, so a changed file is
+caught whether it is the file or its recorded hash that was changed.
 """
 
 from __future__ import annotations
@@ -68,6 +69,38 @@ def model_card(lineage: dict) -> str:
             f"{lineage['contamination_ngram']}-gram of words with the training snapshot.\n")
 
 
+def _pipeline_tag(task_type: str) -> str:
+    return "multiple-choice" if task_type == "multiple_choice" else "text-classification"
+
+
+def finetuned_card(lineage: dict) -> str:
+    """README.md of a fine-tuned version: the Hugging Face header with its validation scores, what it
+    reads and predicts, where it came from, and how to run it."""
+    name, version, task, parent = lineage["name"], lineage["version"], lineage["task"], lineage["parent"]
+    tag = _pipeline_tag(task["type"])
+    metrics = lineage["metrics"].get(task["name"], {})
+    header = {"library_name": "transformers", "pipeline_tag": tag, "tags": ["webtext", "gpt", "fine-tuned"],
+              "datasets": [task["name"]], "metrics": sorted(metrics),
+              "model-index": [{"name": f"{name}:{version}", "results": [
+                  {"task": {"type": tag}, "dataset": {"name": task["name"], "type": task["name"]},
+                   "metrics": [{"type": m, "value": round(v, 6)} for m, v in sorted(metrics.items())]}]}]}
+    labels = ", ".join(map(str, task["labels"]))
+    predicts = ("a score" if task["regression"] else f"the right answer (labels {labels})"
+                if task["type"] == "multiple_choice" else f"one of {labels}")
+    columns = ", ".join(" + ".join(f) if isinstance(f, list) else f for f in task["fields"])
+    rows = "\n".join(f"| {task['name']} | {metric} | {value:.4f} |"
+                     for metric, value in sorted(metrics.items()))
+    return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n# {name}, version {version}\n\n"
+            f"A GPT-1-style {task['type']} head on task `{task['name']}`: it reads {columns} and predicts "
+            f"{predicts}. Fine-tuned for {lineage['step']} steps from {parent['name']}:{parent['version']} "
+            f"(checkpoint `{parent['checkpoint_id']}`), pretrained by webtext on corpus snapshot "
+            f"`{lineage['snapshot_id']}` (fine-tuned checkpoint `{lineage['checkpoint_id']}`, tokenizer "
+            f"`{lineage['tokenizer_id']}`, code {lineage['code_version']}).\n\n"
+            f"Run it: `webtext predict {name}:{version} --input FILE` (a .jsonl, .csv or .tsv with those "
+            f"columns).\n\n## Evaluation (validation split)\n\n| task | metric | value |\n|---|---|---|\n"
+            f"{rows}\n")
+
+
 def write_version(directory: Path, *, weights_dir: Path, tokenizer_json: Path, lineage: dict) -> str:
     """Publish a version directory whole (weights, config, tokenizer, card, lineage); returns the
     sha256 of its `lineage.json`. `directory` must not exist."""
@@ -78,7 +111,7 @@ def write_version(directory: Path, *, weights_dir: Path, tokenizer_json: Path, l
         shutil.copyfile(weights_dir / CONFIG, scratch / CONFIG)
         shutil.copyfile(tokenizer_json, scratch / "tokenizer.json")
         write_transformers_files(scratch)
-        (scratch / CARD).write_text(model_card(lineage))
+        (scratch / CARD).write_text(finetuned_card(lineage) if "task" in lineage else model_card(lineage))
         files = {path.name: sha256_file(path) for path in sorted(scratch.iterdir())}
         (scratch / LINEAGE).write_text(json.dumps({**lineage, "files": files}, indent=1) + "\n")
         return sha256_file(scratch / LINEAGE)
@@ -104,20 +137,27 @@ def verify_version(directory: Path, lineage_sha256: str) -> dict:
     return lineage
 
 
-def export_transformers(directory: Path, out: Path, lineage: dict) -> None:
+def export_transformers(directory: Path, out: Path, lineage: dict) -> str:
     """Write `out` so that transformers' AutoModelForCausalLM and AutoTokenizer load it: the weights in
     GPT2LMHeadModel's (pre-LN) or OpenAIGPTLMHeadModel's (post-LN) names, their config, the tokenizer
-    and the model card. `out` must be absent or empty; a shape transformers cannot express is refused
-    before anything is written."""
+    and the model card; for a fine-tuned classifier, AutoModelForSequenceClassification
+    (`components.finetune.export`). `out` must be absent or empty; what transformers cannot express is
+    refused before anything is written. Returns the transformers class written."""
     from safetensors.torch import save_file
 
     from webtext.components.model.checkpoint import load_model
     from webtext.components.model.hf import hf_config, to_hf_state_dict
 
-    model = load_model(directory, lineage["files"][WEIGHTS])
+    weights_sha256 = lineage["files"][WEIGHTS]
     try:
-        config = hf_config(model.config, lineage["eot_id"])
-        tensors = to_hf_state_dict(model)
+        if "task" in lineage:
+            from webtext.components.finetune.export import classifier_export
+
+            config, tensors, texts = classifier_export(directory, weights_sha256, lineage["eot_id"])
+        else:
+            model = load_model(directory, weights_sha256)
+            config, tensors = hf_config(model.config, lineage["eot_id"]), to_hf_state_dict(model)
+            texts = {name: (directory / name).read_text() for name in TOKENIZER_FILES}
     except ValueError as exc:
         raise InputError(f"{lineage['name']}:{lineage['version']}: {exc}") from exc
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -128,7 +168,9 @@ def export_transformers(directory: Path, out: Path, lineage: dict) -> None:
     def fill(scratch: Path) -> None:
         save_file(tensors, str(scratch / WEIGHTS), metadata={"format": "pt"})
         (scratch / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
-        for name in (*TOKENIZER_FILES, CARD):
-            shutil.copyfile(directory / name, scratch / name)
+        for name, text in texts.items():
+            (scratch / name).write_text(text)
+        shutil.copyfile(directory / CARD, scratch / CARD)
 
     publish_directory(out, fill)
+    return config["architectures"][0]

@@ -7,9 +7,12 @@
   (`acc`, GPT-2), divided by its tokens (`acc_token`, GPT-3) and by the characters of the answer
   without its leading space (`acc_norm`, lm-evaluation-harness).
 
-K-shot (GPT-3, section 2): K solved examples drawn from another split, each as its context followed
-by its answer, joined by blank lines before the example's own context. Shots that do not fit the
-window are dropped from the front, the example itself always kept.
+K-shot (GPT-3, section 2): K solved examples from the shots split, each as its context followed by
+its answer, joined by blank lines before the example's own context. They are drawn as
+lm-evaluation-harness's default sampler draws them, from one generator seeded with `seed` per task, so
+that with its `fewshot_random_seed` equal to ours the prompts are its prompts. Shots that do not fit
+the window are dropped from the front, the example itself always kept (lm-evaluation-harness cuts
+tokens from the left instead: the two differ only on prompts longer than the window).
 
 Prompts are tokenized whole, as lm-evaluation-harness does: the context and its continuation are
 encoded as one text, and the continuation's tokens are what follows the context's own. Encoding the
@@ -89,11 +92,19 @@ def examples(task: EvalTaskConfig, rows: list[dict]) -> list[Example]:
 
 def choose_shots(pool: Sequence[Example], k: int, rng: random.Random, exclude: Example | None = None
                  ) -> list[Example]:
-    """K distinct examples from `pool` (never the example being scored), in random order."""
+    """K distinct examples of `pool`, never `exclude` (the example being scored), in random order.
+
+    Drawn as lm-evaluation-harness's default sampler (`ContextSampler.sample`) draws them, so that the
+    same generator state gives the same shots there and here: when `exclude` is in the pool (shots
+    from the scored split), K + 1 are drawn and every copy of it dropped, and should copies leave fewer
+    than K, K are drawn again from the pool without it; otherwise K are drawn."""
     candidates = [e for e in pool if e != exclude]
     if k > len(candidates):
         raise InputError(f"{k} shots asked for, but the shots split has only {len(candidates)} examples")
-    return rng.sample(candidates, k)
+    if len(candidates) == len(pool):
+        return rng.sample(pool, k)
+    shots = [e for e in rng.sample(pool, k + 1) if e != exclude][:k]
+    return shots if len(shots) == k else rng.sample(candidates, k)
 
 
 def prompt(shots: Sequence[Example], context: str) -> str:
@@ -126,8 +137,39 @@ def _requests(example: Example, shots: Sequence[Example], encode: Callable[[str]
 
 @dataclass(frozen=True)
 class TaskResult:
-    metrics: dict[str, float]
-    n_examples: int
+    """Each example's scores (one Score per choice), from which the metrics of it or of any subset of
+    its examples follow (the clean subset: those sharing no n-gram with the training corpus)."""
+
+    task_type: str
+    items: list[Example]
+    scores: list[list[Score]]
+    vocab_size: int
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.items)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return task_metrics(self.task_type, self.items, self.scores)
+
+    @property
+    def chance(self) -> float:
+        """The accuracy of a uniform guess: among an example's answers, or, for a last word, over the
+        vocabulary at each of its tokens."""
+        if self.task_type == "last_word":
+            return math.fsum(self.vocab_size ** -s[0].n_tokens for s in self.scores) / self.n_examples
+        return math.fsum(1 / len(e.choices) for e in self.items) / self.n_examples
+
+    def subset(self, keep: Sequence[bool]) -> TaskResult | None:
+        """The result on the examples `keep` marks; None when it marks none."""
+        if len(keep) != self.n_examples:
+            raise ValueError(f"{len(keep)} flags for {self.n_examples} examples")
+        kept = [i for i, k in enumerate(keep) if k]
+        if not kept:
+            return None
+        return TaskResult(self.task_type, [self.items[i] for i in kept], [self.scores[i] for i in kept],
+                          self.vocab_size)
 
 
 def task_metrics(task_type: str, items: list[Example], scores: list[list[Score]]) -> dict[str, float]:
@@ -150,10 +192,12 @@ def task_metrics(task_type: str, items: list[Example], scores: list[list[Score]]
 def evaluate_task(model, task: EvalTaskConfig, items: list[Example], shots_pool: list[Example],
                   encode: Callable[[str], list[int]], *, batch_size: int, device: str, seed: int
                   ) -> TaskResult:
-    """Score every example of a task; K-shot contexts are drawn with a generator seeded per task."""
+    """Score every example of a task. K-shot contexts are drawn, example after example, from one
+    generator seeded with `seed` alone, as lm-evaluation-harness seeds each task's sampler with its
+    `fewshot_random_seed`: the same seed, shots pool and examples in order give its shots."""
     if not items:
         raise InputError(f"task {task.name!r} has no examples to score")
-    rng = random.Random(f"{seed}:{task.name}")
+    rng = random.Random(seed)
     requests, spans = [], []
     for example in items:
         shots = choose_shots(shots_pool, task.shots, rng, exclude=example) if task.shots else []
@@ -162,4 +206,4 @@ def evaluate_task(model, task: EvalTaskConfig, items: list[Example], shots_pool:
         requests += mine
     scores = score(model, requests, batch_size=batch_size, device=device)
     grouped = [scores[at:at + n] for at, n in spans]
-    return TaskResult(task_metrics(task.type, items, grouped), len(items))
+    return TaskResult(task.type, items, grouped, model.config.vocab_size)

@@ -61,15 +61,21 @@ class TaskModel(nn.Module):
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Task scores (B, outputs), or (B, K) for multiple choice; and the mean LM loss."""
         hidden = self.gpt.hidden_states(batch.tokens)
+        return self.head_scores(hidden, batch), self.lm_loss(hidden, batch)
+
+    def scores(self, batch: Batch) -> torch.Tensor:
+        """The task scores alone: what a prediction needs, without the LM loss's vocabulary logits."""
+        return self.head_scores(self.gpt.hidden_states(batch.tokens), batch)
+
+    def head_scores(self, hidden: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """The head on each sequence's final state (its `extract` token)."""
         final = hidden[torch.arange(len(hidden), device=hidden.device), batch.lengths - 1]
         present = batch.groups != PAD
         picked = final[batch.groups.clamp(min=0)] * present[..., None]  # (B, K, C)
         if self.task == "multiple_choice":
             scores = self.head(self.dropout(picked)).squeeze(-1)
-            scores = scores.masked_fill(~present, float("-inf"))
-        else:  # similarity sums its two orderings; the other types have one sequence
-            scores = self.head(self.dropout(picked.sum(dim=1)))
-        return scores, self.lm_loss(hidden, batch)
+            return scores.masked_fill(~present, float("-inf"))
+        return self.head(self.dropout(picked.sum(dim=1)))  # similarity sums its two orderings
 
     def lm_loss(self, hidden: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Next-token loss on every real position of every sequence (padding excluded)."""

@@ -2,8 +2,9 @@
 
 The job names the parent checkpoint (weights verified against their sha256 before loading), or its
 shape alone when `from_scratch`, the tokenizer, the task and the fine-tuning settings. The run writes
-`model.safetensors` (backbone and head), `config.json`, `logs/metrics.csv` and `result.json` with the
-final epoch's scores on the validation split. Progress lines as in `components.train.run`.
+`model.safetensors` (backbone and head), `config.json` (the shape and the task section that
+`components.finetune.checkpoint` loads it with), `logs/metrics.csv` and `result.json` with the final
+epoch's scores on the validation split. Progress lines as in `components.train.run`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from lightning.pytorch.loggers import CSVLogger
 
 from webtext.components.config import TaskConfig
 from webtext.components.files import atomic_path, sha256_file
-from webtext.components.finetune.data import Example, examples, label_ids
+from webtext.components.finetune.checkpoint import finetuned_config
+from webtext.components.finetune.data import Example, examples, label_ids, tokenizer_markers
 from webtext.components.finetune.formats import Markers
 from webtext.components.finetune.heads import TaskModel
 from webtext.components.finetune.metrics import DEFAULT_METRICS
@@ -39,13 +41,14 @@ def _backbone(job: FinetuneJob, seed: int) -> GPT:
     return load_model(job.parent, job.parent_sha256)
 
 
-def task_examples(job: FinetuneJob, block_size: int) -> tuple[list[Example], list[Example], dict[str, int]]:
-    """The job's training and validation examples, encoded and framed, and the label ids."""
-    from webtext.components.tokenize.bpe import DELIMITER, EXTRACT, START, encode_document, tiktoken_encoding
+def task_examples(job: FinetuneJob, block_size: int
+                  ) -> tuple[list[Example], list[Example], dict[str, int], Markers]:
+    """The job's training and validation examples, encoded and framed, the label ids and the markers."""
+    from webtext.components.tokenize.bpe import encode_document, tiktoken_encoding
 
     task = job.task
     encoding = tiktoken_encoding(job.tokenizer)
-    markers = Markers(*(encoding.encode_single_token(t) for t in (START, DELIMITER, EXTRACT)))
+    markers = tokenizer_markers(encoding)
     train_rows = load_split(task, task.train_split, job.cache_dir)[: task.max_train_examples]
     val_rows = load_split(task, task.validation_split, job.cache_dir)[: task.max_validation_examples]
     labels = label_ids(task, train_rows)
@@ -54,7 +57,7 @@ def task_examples(job: FinetuneJob, block_size: int) -> tuple[list[Example], lis
         return encode_document(encoding, text).tolist()
 
     return (examples(task, train_rows, encode, labels, markers, block_size),
-            examples(task, val_rows, encode, labels, markers, block_size), labels)
+            examples(task, val_rows, encode, labels, markers, block_size), labels, markers)
 
 
 def finetune(job: FinetuneJob) -> TrainingResult | None:
@@ -63,7 +66,7 @@ def finetune(job: FinetuneJob) -> TrainingResult | None:
     L.seed_everything(settings.seed, verbose=False)
     gpt = _backbone(job, settings.seed)
     gpt.train()
-    train_set, val_set, labels = task_examples(job, gpt.config.block_size)
+    train_set, val_set, labels, markers = task_examples(job, gpt.config.block_size)
     outputs = 1 if task.regression else len(labels)
     metrics = task.metrics or DEFAULT_METRICS[task.type]
     world = world_size(settings)
@@ -96,16 +99,16 @@ def finetune(job: FinetuneJob) -> TrainingResult | None:
     model = gathered_model(trainer, lambda: fresh_model(GPT(gpt.config)))
     if model is None:
         return None
-    return _export(out, model, module, task, len(train_set), labels)
+    return _export(out, model, module, task, len(train_set), labels, markers)
 
 
 def _export(out: Path, model: TaskModel, module: FinetuneModule, task: TaskConfig, n_train: int,
-            labels: dict[str, int]) -> TrainingResult:
+            labels: dict[str, int], markers: Markers) -> TrainingResult:
     from safetensors.torch import save_model
 
     with atomic_path(out / WEIGHTS) as tmp:
         save_model(model.float(), str(tmp), metadata={"format": "pt", "task": task.name})
-    config = {**model.gpt.config.to_dict(), "task": task.type, "labels": list(labels)}
+    config = finetuned_config(model.gpt.config, task, list(labels), markers)
     with atomic_path(out / CONFIG) as tmp:
         tmp.write_text(json.dumps(config, indent=1) + "\n")
     result = TrainingResult(task=task.name, scores=module.scores, n_train=n_train, n_validation=module.scored,

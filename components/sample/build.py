@@ -15,16 +15,18 @@ from webtext.components.config import SampleConfig
 from webtext.components.files import write_if_changed
 from webtext.components.sample.dump import DumpLine, dump_lines, encode_dump
 from webtext.components.sample.pages import EXTRA_ARTICLES, SAMPLE_HOSTS, build_site
-from webtext.components.sample.prose import stdlib_articles
+from webtext.components.sample.prose import Article, stdlib_articles
+from webtext.components.sample.prose_tasks import write_prose_tasks
 from webtext.components.sample.site import EXPECTED, Site
 from webtext.components.sample.tasks import write_tasks
 
-SAMPLE_VERSION = 3  # bump when the pages, the dump or the expectations change
+SAMPLE_VERSION = 4  # bump when the pages, the dump or the expectations change
 DUMP_NAME = "RS_sample.ndjson.zst"
 GROUND_TRUTH_NAME = "ground_truth.json"
 TASKS_DIR = "tasks"  # the labelled tasks fine-tuning and evaluation use (`components.sample.tasks`)
 TEXTS_DIR = "texts"  # held-out prose that evaluation scores in bits per byte
-HELD_OUT_ARTICLES = 3
+HELD_OUT_ARTICLES = 3  # the held-out text's
+TASK_ARTICLES = 40  # the zero-shot tasks', after the held-out text's (fewer where the install has fewer)
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,18 @@ def ground_truth(site: Site) -> dict:
     }
 
 
-def held_out_text(config: SampleConfig) -> str:
-    """Articles of the same prose that the sample web does not serve: text the model never trained on."""
+def held_out(config: SampleConfig) -> tuple[tuple[Article, ...], tuple[Article, ...]]:
+    """Articles of the same prose that the sample web does not serve, text the model never trains on:
+    those of the held-out text, and those the zero-shot tasks are cut from."""
     served = config.articles + EXTRA_ARTICLES
-    articles = stdlib_articles(served + HELD_OUT_ARTICLES)[served:]
-    if not articles:
-        raise ValueError("this Python install has no prose left over for the sample's held-out text")
+    articles = stdlib_articles(served + HELD_OUT_ARTICLES + TASK_ARTICLES)[served:]
+    if len(articles) <= HELD_OUT_ARTICLES:
+        raise ValueError(f"this Python install has {len(articles)} articles of prose beyond the "
+                         f"{served} the sample web serves; the held-out text and tasks need more")
+    return articles[:HELD_OUT_ARTICLES], articles[HELD_OUT_ARTICLES:]
+
+
+def held_out_text(articles: tuple[Article, ...]) -> str:
     return "\n\n".join(f"{a.title}\n\n" + "\n\n".join(a.paragraphs) for a in articles) + "\n"
 
 
@@ -105,7 +113,8 @@ def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
     dump, truth_path = out_dir / DUMP_NAME, out_dir / GROUND_TRUTH_NAME
     wrote_dump = write_if_changed(dump, encode_dump(lines))
     wrote_truth = write_if_changed(truth_path, truth.encode())
-    wrote_tasks = write_tasks(out_dir / TASKS_DIR)
-    wrote_texts = write_if_changed(out_dir / TEXTS_DIR / "heldout.txt", held_out_text(config).encode())
+    text_articles, task_articles = held_out(config)
+    wrote_tasks = write_tasks(out_dir / TASKS_DIR) | write_prose_tasks(out_dir / TASKS_DIR, task_articles)
+    wrote_texts = write_if_changed(out_dir / TEXTS_DIR / "heldout.txt", held_out_text(text_articles).encode())
     written = wrote_dump or wrote_truth or wrote_tasks or wrote_texts
     return SampleBuild(dump, truth_path, len(site.pages), len(lines), written)

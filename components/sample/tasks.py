@@ -10,14 +10,11 @@ alone, so a fine-tuning run on the sample shows its metrics move within seconds:
 - story (multiple choice): a two-sentence story and two or three endings (the third column is empty
   for two), one of which continues it; `answer` is the right ending's number.
 
-And one task for zero/few-shot evaluation, LAMBADA's shape (`{"text": passage}` per JSON line, splits
-train and test): a short passage whose last word names the place it began in, which only the whole
-passage tells.
+The zero-shot tasks are cut from held-out prose instead (`components.sample.prose_tasks`).
 """
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -81,15 +78,6 @@ def _story(rng: random.Random) -> tuple[list[str], list[str]]:
 
 
 TASKS = {"sentiment": _sentiment, "inference": _inference, "paraphrase": _paraphrase, "story": _story}
-LAST_WORD_SPLITS = {"train": 64, "test": 96}
-
-
-def _last_word(rng: random.Random) -> str:
-    person, thing, place = rng.choice(PEOPLE), rng.choice(THINGS), rng.choice(PLACES)
-    middle = rng.choice((f"It took a long time to find {thing}.", f"Nobody else wanted {thing} that day.",
-                         f"The weather turned cold while {person} waited."))
-    return (f"{person.capitalize()} went to the {place} to buy {thing}. {middle} When it was done, "
-            f"{person} said goodbye and walked out of the {place}")
 
 
 def write_tasks(directory: Path, seed: int = 7) -> bool:
@@ -104,8 +92,4 @@ def write_tasks(directory: Path, seed: int = 7) -> bool:
                 lines.append("\t".join(values))
             text = "\t".join(header) + "\n" + "\n".join(lines) + "\n"
             changed |= write_if_changed(directory / name / f"{split}.tsv", text.encode())
-    rng = random.Random(seed * 100 + len(TASKS))
-    for split, rows in LAST_WORD_SPLITS.items():
-        text = "".join(json.dumps({"text": _last_word(rng)}) + "\n" for _ in range(rows))
-        changed |= write_if_changed(directory / "lastword" / f"{split}.jsonl", text.encode())
     return changed

@@ -53,17 +53,23 @@ def train(texts: Iterable[str], out: Path, *, vocab_size: int, min_frequency: in
     return tokenizer.get_vocab_size()
 
 
-def write_transformers_files(directory: Path) -> None:
-    """`tokenizer_config.json` beside `tokenizer.json`, so that `transformers.AutoTokenizer
-    .from_pretrained(directory)` loads it as a fast tokenizer. transformers splits special-token
-    spellings out of text by default; `split_special_tokens=True` reads them as this stage does."""
-    config = {
+def transformers_tokenizer_config() -> dict:
+    """The `tokenizer_config.json` that makes `transformers.AutoTokenizer.from_pretrained` load a
+    `tokenizer.json` of ours as a fast tokenizer."""
+    return {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "bos_token": END_OF_TEXT, "eos_token": END_OF_TEXT, "unk_token": END_OF_TEXT,  # as GPT-2's
         "additional_special_tokens": [START, DELIMITER, EXTRACT],
         "add_prefix_space": False, "clean_up_tokenization_spaces": False,
     }
-    (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=1) + "\n")
+
+
+def write_transformers_files(directory: Path) -> None:
+    """`tokenizer_config.json` beside `tokenizer.json`, so that `transformers.AutoTokenizer
+    .from_pretrained(directory)` loads it as a fast tokenizer. transformers splits special-token
+    spellings out of text by default; `split_special_tokens=True` reads them as this stage does."""
+    (directory / "tokenizer_config.json").write_text(json.dumps(transformers_tokenizer_config(), indent=1)
+                                                     + "\n")
 
 
 def load(path: Path):

@@ -123,7 +123,7 @@ def test_a_fine_tune_on_two_processes_scores_the_validation_split_as_one_process
         recorded = result.scores
         # the weights the two processes exported, scored here in one process on the whole split
         with in_home(home.root):
-            _, validation, labels = task_examples(job, job.model["block_size"])
+            _, validation, labels, _ = task_examples(job, job.model["block_size"])
         outputs = 1 if job.task.regression else len(labels)
         model = TaskModel(GPT(GPTConfig(**job.model)), job.task.type, outputs)
         load_model(model, home.runs / path / "model.safetensors")

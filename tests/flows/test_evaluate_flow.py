@@ -34,12 +34,15 @@ def scores(home, checkpoint_id):
 
 
 def with_planted_task(home: Home) -> list[str]:
-    """Overrides adding a task whose passages are copied from the training snapshot."""
+    """Overrides adding a task of four passages, two of them copied from the training snapshot."""
     import pyarrow.parquet as pq
 
     [(path,)] = query(home, "SELECT path FROM snapshots")
     texts = pq.read_table(home.snapshots / path / DATA_FILE, columns=["text"]).column(0).to_pylist()
-    lines = [json.dumps({"text": " ".join(text.split()[:40])}) for text in texts[:4]]
+    fresh = ["Seven quiet herons counted the pebbles beside a violet canal while lanterns drifted north",
+             "Marble owls rarely argue about turnips when the orchestra tunes its brass on a windy pier"]
+    passages = (texts[0], fresh[0], texts[1], fresh[1])
+    lines = [json.dumps({"text": " ".join(text.split()[:40])}) for text in passages]
     (home.root / "planted.jsonl").write_text("\n".join(lines) + "\n")
     tasks = tiny().evaluate.model_dump(mode="json")["tasks"]
     return [*NO_FINETUNE, f"evaluate.tasks={json.dumps(tasks)[:-1]}, {PLANTED}]"]
@@ -69,13 +72,20 @@ def test_every_score_is_recorded_and_a_rerun_is_up_to_date(registered):
     assert not any(r.up_to_date for r in results) and all(r.up_to_date for r in reruns)
     [(checkpoint_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'pretrain'")
     found = scores(home, checkpoint_id)
-    tasks = ("lastword", "lastword-3shot", "story-zeroshot", "planted")
+    tasks = ("lastword", "lastword-3shot", "cloze", "planted")
+    metrics = {t: ("acc", "acc_token", "acc_norm") if t == "cloze" else ("acc", "ppl") for t in tasks}
     expected = {("validation", "bpb"), ("texts", "bpb"), ("texts/heldout.txt", "bpb"),
-                ("story-zeroshot", "acc_token"), ("story-zeroshot", "acc_norm"), *((t, "acc") for t in tasks),
-                *((t, "ppl") for t in tasks if t != "story-zeroshot"), *((t, "contamination") for t in tasks)}
+                *((t, m) for t in tasks for m in (*metrics[t], "chance", "contamination")),
+                *((f"{t}/clean", m) for t in tasks for m in metrics[t]),
+                ("texts", "contamination"), ("texts/heldout.txt", "contamination")}
     assert set(found) == expected
     assert found[("lastword", "acc")][1] == 32 and found[("lastword-3shot", "acc")][1] == 16
-    assert found[("story-zeroshot", "acc")][1] == 32
+    assert found[("cloze", "acc")][1] == 32
+    assert found[("cloze", "chance")] == (pytest.approx(1 / 4), 32)
+    assert 0 < found[("lastword", "chance")][0] < 1e-3  # a uniform guess over the vocabulary
+    for metric in ("acc", "ppl"):  # no example is contaminated: the clean subset is the whole set
+        assert found[("lastword/clean", metric)] == found[("lastword", metric)]
+    assert found[("planted/clean", "acc")][1] == 2  # the two passages not copied from the snapshot
     assert 0 < found[("texts", "bpb")][0] < 8
     assert found[("texts", "bpb")] == found[("texts/heldout.txt", "bpb")]  # one file: the total is its own
     assert found[("lastword", "ppl")][0] > 1
@@ -84,15 +94,15 @@ def test_every_score_is_recorded_and_a_rerun_is_up_to_date(registered):
 def test_contamination_finds_the_planted_task_and_not_the_clean_ones(registered):
     home = registered[0]
     rows = dict(query(home, "SELECT task, value FROM evaluations WHERE metric = 'contamination'"))
-    assert rows["planted"] == 1.0
-    assert rows["lastword"] == rows["story-zeroshot"] == 0.0
+    assert rows["planted"] == 0.5
+    assert rows["lastword"] == rows["cloze"] == rows["texts"] == 0.0
 
 
 def test_the_report_artifact_shows_scores_contamination_and_generations(registered):
     with get_client(sync_client=True) as client:
         artifacts = {a.key: a for a in client.read_latest_artifacts()}
     report = artifacts["eval-webtext-tiny"].data
-    assert "| texts | bpb |" in report and "| planted | 100.0% | 4 |" in report
+    assert "| texts | bpb |" in report and "| planted | 50.0% | 4 |" in report
     assert "## Sample generations" in report and "> The" in report
     assert "registry/webtext-tiny/1" in artifacts["registry-webtext-tiny"].data  # a link to the entry
 
@@ -110,7 +120,7 @@ def test_the_first_version_becomes_champion_and_shows_its_lineage(registered, cl
     for fact in (checkpoint_id, snapshot_id, tokenizer_id, "files verified", "texts", "bpb"):
         assert fact in out
     lineage = json.loads((home.registry / "webtext-tiny" / "1" / "lineage.json").read_text())
-    assert lineage["metrics"]["planted"]["contamination"] == 1.0
+    assert lineage["metrics"]["planted"]["contamination"] == 0.5
     assert cli("models", "show", "webtext-tiny")[1] == out == cli("models", "show", checkpoint_id[:8])[1]
     code, _, err = cli("models", "show", "webtext-tiny@staging")
     assert code == 1 and "no version of model 'webtext-tiny' has alias 'staging'" in err
@@ -138,6 +148,23 @@ def test_a_worse_version_is_refused_by_its_gate_until_forced(registered, cli):
     assert [accepted for accepted, _ in history] == [False, False, True]
     assert history[-1][1].startswith("forced past: texts bpb")
     assert cli("models", "promote", "webtext-tiny:1", "champion", "--config", str(TINY))[0] == 0  # better
+
+
+def test_gates_compare_like_with_like_and_refuse_contaminated_sets(registered, cli):
+    """Version 2, evaluated again with one more text file, against version 1, the champion."""
+    home, _, _, overrides = registered
+    (home.root / "more.txt").write_text("A second held-out text, one paragraph long, about nothing much.\n")
+    more_texts = 'evaluate.texts=["${WEBTEXT_HOME}/sample/texts/*.txt", "${WEBTEXT_HOME}/more.txt"]'
+    with in_home(home.root):
+        evaluate(tiny(*overrides, "pretrain.max_steps=3", more_texts))  # version 2's checkpoint
+    gates = "register.gates={champion: [{task: texts, metric: bpb, beat_current: true}, " \
+            "{task: planted, metric: acc, max_contamination: 0.25}]}"
+    code, _, err = cli("models", "promote", "webtext-tiny:2", "champion", "--config", str(TINY),
+                       f"--set={gates}")
+    assert code == 1
+    assert "texts bpb: cannot compare with webtext-tiny:1, whose score was measured on other data" in err
+    assert "planted: 50.0% of its 4 examples share n-grams with the training snapshot" in err
+    assert query(home, "SELECT version FROM model_aliases WHERE alias = 'champion'") == [(1,)]
 
 
 def test_export_loads_in_transformers_and_generate_takes_a_model_ref(registered, cli, tmp_path):

@@ -33,7 +33,7 @@ def test_the_pipeline_runs_every_stage_and_a_rerun_is_up_to_date(finetuned):
         ["source", "crawl", "extract", "tokenize", "pretrain", "finetune", "evaluate", "register"]
     assert all(r.up_to_date for r in results[:5])  # run before it, stage by stage
     assert "4 of 4 tasks fine-tuned" in results[5].summary
-    assert results[-1].summary.endswith("promoted to champion")
+    assert "promoted to champion; fine-tuned: " in results[-1].summary
     assert rerun.up_to_date and "up to date" in rerun.summary
 
 

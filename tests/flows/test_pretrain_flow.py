@@ -68,6 +68,11 @@ def test_generate_continues_a_prompt_repeatably(pretrained, cli_in):
     assert code == 0
     assert first.startswith("The module") and len(first) > len("The module\n")
     assert again == first
+    greedy = ["generate", checkpoint_id[:8], "--max-tokens", "12", "--temperature", "0"]
+    code, batch, _ = cli(*greedy, "--prompt", "The module", "--prompt", "A")  # left padded together
+    assert code == 0
+    alone = [cli(*greedy, "--prompt", text)[1].rstrip("\n") for text in ("The module", "A")]
+    assert batch == "\n\n".join(alone) + "\n"
 
 
 def test_a_changed_config_trains_a_new_checkpoint(retrained):

@@ -50,7 +50,8 @@ def test_a_failing_migration_leaves_the_schema_as_it_was(tmp_path, monkeypatch):
 
 def test_evaluations_are_unique_per_checkpoint_task_metric(tmp_path):
     con = warehouse.connect(tmp_path / "w.duckdb")
-    insert = "INSERT INTO evaluations VALUES ('c1', 'sst2', 'acc', ?, 10, now())"
+    insert = ("INSERT INTO evaluations (checkpoint_id, task, metric, value, n_examples, created_at) "
+              "VALUES ('c1', 'sst2', 'acc', ?, 10, now())")
     con.execute(insert, [0.5])
     with pytest.raises(duckdb.ConstraintException):
         con.execute(insert, [0.6])

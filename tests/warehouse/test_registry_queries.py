@@ -62,3 +62,15 @@ def test_a_granted_promotion_moves_the_alias_and_every_request_is_logged(con):
         ("champion", False, "texts bpb 2.1 > 1.9"), ("champion", True, "forced past: texts bpb 2.1 > 1.9"),
         ("staging", True, None)]
     assert [(p["alias"], p["accepted"]) for p in queries.promotions(con, "m", 1)] == [("champion", True)]
+
+
+def test_a_fine_tuned_version_names_its_parent_version(con):
+    register(con, "webtext-tiny", "c1")
+    queries.record_version(con, name="webtext-tiny-sentiment", number=1, checkpoint_id="f1",
+                           path="webtext-tiny-sentiment/1", lineage_sha256="sha-f1",
+                           parent=("webtext-tiny", 1))
+    tuned = queries.version(con, "webtext-tiny-sentiment", 1)
+    assert (tuned["parent_name"], tuned["parent_version"]) == ("webtext-tiny", 1)
+    assert queries.version(con, "webtext-tiny", 1)["parent_name"] is None
+    assert [v["name"] for v in queries.children(con, "webtext-tiny", 1)] == ["webtext-tiny-sentiment"]
+    assert queries.children(con, "webtext-tiny-sentiment", 1) == []

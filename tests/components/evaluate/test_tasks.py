@@ -13,6 +13,7 @@ from webtext.components.errors import InputError
 from webtext.components.evaluate.scoring import Score
 from webtext.components.evaluate.tasks import (
     Example,
+    TaskResult,
     _requests,
     choose_shots,
     evaluate_task,
@@ -51,6 +52,13 @@ def test_the_three_multiple_choice_normalisations_can_disagree():
     item = Example("ctx", (" a", " bbbbbbbb"), 1)
     metrics = task_metrics("multiple_choice", [item], [[Score(-2.0, False, 1), Score(-3.0, False, 4)]])
     assert metrics == {"acc": 0.0, "acc_token": 1.0, "acc_norm": 1.0}
+
+
+def test_multiple_choice_chance_is_one_over_each_examples_answers():
+    two, three = Example("c", (" a", " b"), 0), Example("c", (" a", " b", " c"), 2)
+    scores = [[Score(-1.0, False, 1)] * 2, [Score(-1.0, False, 1)] * 3]
+    result = TaskResult("multiple_choice", [two, three], scores, vocab_size=50)
+    assert result.chance == pytest.approx((1 / 2 + 1 / 3) / 2)
 
 
 def test_acc_norm_divides_by_the_answer_without_its_leading_space():
@@ -104,6 +112,38 @@ def test_shots_never_include_the_example_and_come_before_its_context():
         choose_shots(pool, 5, random.Random(0), exclude=pool[0])
 
 
+class CountingRandom(random.Random):
+    """A generator that counts its draws."""
+
+    draws = 0
+
+    def sample(self, population, k, **kwargs):
+        self.draws += 1
+        return super().sample(population, k, **kwargs)
+
+
+@pytest.mark.parametrize("same_split", [True, False])
+def test_shots_are_the_ones_lm_evaluation_harness_draws(same_split):
+    """One generator per task, examples in order: the shots are the documents lm-evaluation-harness's
+    default sampler picks with the same seed, in its order. From the scored split it draws K + 1 and
+    drops the example; one example is in that pool three times, and with this seed two of its copies
+    are drawn once, which takes the path that draws again without it."""
+    samplers = pytest.importorskip("lm_eval.api.samplers")
+    docs = [{"text": f"passage {i} ends in w{i}"} for i in range(12)]
+    eval_docs = docs if same_split else [{"text": f"other {i} ends in v{i}"} for i in range(6)]
+    pool_docs = [*docs, docs[3], docs[3]] if same_split else docs
+    sampler = samplers.ContextSampler(pool_docs, rnd=1234)
+    as_example = {d["text"]: last_word_example(d["text"]) for d in [*docs, *eval_docs]}
+    pool = [as_example[d["text"]] for d in pool_docs]
+    rng = CountingRandom(1234)
+    for doc in eval_docs:
+        theirs = sampler.sample(n=3, eval_doc=doc if same_split else None)
+        ours = choose_shots(pool, 3, rng, exclude=as_example[doc["text"]])
+        assert ours == [as_example[d["text"]] for d in theirs]
+        assert as_example[doc["text"]] not in ours
+    assert rng.draws == len(eval_docs) + same_split
+
+
 def test_evaluate_task_matches_brute_force_and_drops_shots_that_do_not_fit():
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=64, block_size=12, n_layer=1, n_head=2, n_embd=16, dropout=0.0)).eval()
@@ -120,6 +160,12 @@ def test_evaluate_task_matches_brute_force_and_drops_shots_that_do_not_fit():
         lls.append(sum(logprobs[p, sequence[p + 1]].item() for p in positions))
     assert result.n_examples == 3
     assert result.metrics["ppl"] == pytest.approx(math.exp(-sum(lls) / 3), rel=1e-4)
+    targets = [len(item.choices[0]) for item in items]  # tokens of each target
+    assert result.chance == pytest.approx(sum(64.0 ** -n for n in targets) / 3)
+    # A subset's metrics are those of its examples alone.
+    last_two = result.subset([False, True, True])
+    assert last_two.n_examples == 2 and result.subset([False] * 3) is None
+    assert last_two.metrics["ppl"] == pytest.approx(math.exp(-sum(lls[1:]) / 2), rel=1e-4)
 
     # Three 6-token shots cannot all fit a 12-token window before a 5-token example: they are dropped
     # from the front, and the example is still scored.

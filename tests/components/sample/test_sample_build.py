@@ -27,7 +27,8 @@ def test_rebuild_leaves_identical_files_alone(tmp_path):
     names = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     labelled = [f"tasks/{task}/{split}.tsv" for task in ("inference", "paraphrase", "sentiment", "story")
                 for split in ("train", "validation")]
-    tasks = sorted([*labelled, "tasks/lastword/test.jsonl", "tasks/lastword/train.jsonl"])
+    tasks = sorted([*labelled, "tasks/cloze/validation.tsv", "tasks/lastword/test.jsonl",
+                    "tasks/lastword/train.jsonl"])
     # no temporary files left behind
     assert names == ["RS_sample.ndjson.zst", "ground_truth.json", *tasks, "texts/heldout.txt"]
 

@@ -12,13 +12,14 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from prefect import tags
 from prefect.testing.utilities import prefect_test_harness
 
-from tests.flows.stages import CLI, TINY, copy_home, in_home, own_api_env, run_until, tiny
+from tests.flows.stages import CLI, RUN_OPTIONS, copy_home, in_home, own_api_env, run_until, tiny
 from tests.system import free_port
 from webtext.components.home import Home
 from webtext.flows import api
@@ -114,13 +115,16 @@ class ServedHome:
     home: Path
     url: str  # the server's base URL; its API is at url + "/api"
     pid: int
+    run: subprocess.CompletedProcess  # the pipeline run: RUN_OPTIONS, as a user types them
+    began: datetime
+    seconds: float  # how long the run took, from start to exit
 
 
 @pytest.fixture(scope="session")
 def served_home(tmp_path_factory) -> Iterator[ServedHome]:
     """`webtext server` in a home of its own, with a database of its own, and the tiny pipeline run
     there by a command that names no Prefect API: a run the server shows went through it (a temporary
-    API would have used the home's database). The UI test and the command-start test look at it."""
+    API would have used the home's database). The UI, command-start and crash tests look at it."""
     root = tmp_path_factory.mktemp("served")
     home, port = root / "home", free_port()
     env = own_api_env(home)
@@ -135,10 +139,10 @@ def served_home(tmp_path_factory) -> Iterator[ServedHome]:
             assert server.poll() is None, "webtext server ended"
             assert time.monotonic() < deadline, "webtext server did not answer"
             time.sleep(0.5)
-        run = subprocess.run([*CLI, "run", "--config", str(TINY), "--set", "finetune.tasks=[]"], env=env,
-                             capture_output=True, text=True, timeout=600)
+        began, start = datetime.now(UTC), time.monotonic()
+        run = subprocess.run([*CLI, *RUN_OPTIONS], env=env, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
-        yield ServedHome(home, url, server.pid)
+        yield ServedHome(home, url, server.pid, run, began, time.monotonic() - start)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -18,6 +18,7 @@ from webtext.components.home import Home
 
 CLI = [sys.executable, "-m", "webtext.flows.cli"]
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+RUN_OPTIONS = ["run", "--config", str(TINY), "--set", "finetune.tasks=[]"]  # the served home's run
 
 
 def tiny(*overrides: str) -> WebtextConfig:

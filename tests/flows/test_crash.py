@@ -11,23 +11,20 @@ import hashlib
 import random
 import re
 import subprocess
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import LogFilter, LogFilterTextSearch, LogFilterTimestamp
 
-from tests.flows.stages import CLI, TINY, cli_env, run_cli
+from tests.flows.stages import CLI, RUN_OPTIONS, cli_env, own_api_env, run_cli
 from webtext.components.home import Home
 from webtext.flows.pipeline import STAGES
 
 pytestmark = pytest.mark.slow
 
-OPTIONS = ["run", "--config", str(TINY), "--set", "finetune.tasks=[]"]
-COMMAND = [*CLI, *OPTIONS]
+COMMAND = [*CLI, *RUN_OPTIONS]
 SEED, KILLS = 20261130, 2
 # What a console would be buried in: Lightning's tips and banners, library warnings, Prefect's chatter.
 NOISE = re.compile(r"💡|Tip:|[GTHI]PU available|LOCAL_RANK|Trainable params|Automatic Mixed Precision|"
@@ -60,23 +57,23 @@ def content(home: Path) -> dict[str, list]:
 
 
 def run(home: Path) -> subprocess.CompletedProcess:
-    done = run_cli(home, *OPTIONS)
+    done = run_cli(home, *RUN_OPTIONS)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory):
-    """A clean `webtext run` and its unchanged rerun; then a home whose runs are killed at seeded
-    points, then run to the end."""
-    clean = tmp_path_factory.mktemp("clean")
-    start, began = time.monotonic(), datetime.now(UTC)
-    first = run(clean)
-    seconds, ended = time.monotonic() - start, datetime.now(UTC)
-    again = run(clean)
+def homes(served_home, tmp_path_factory):
+    """The served home's clean `webtext run` and its unchanged rerun there (through the home's running
+    server, as a user's would go); then a home whose runs are killed at seeded points, then run to the
+    end."""
+    clean, first = served_home.home, served_home.run
+    again = subprocess.run([*CLI, *RUN_OPTIONS], env=own_api_env(clean), capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
     killed = tmp_path_factory.mktemp("killed")
     rng = random.Random(SEED)
-    points = sorted(rng.uniform(0.15, 0.6) * seconds for _ in range(KILLS))
+    points = sorted(rng.uniform(0.15, 0.6) * served_home.seconds for _ in range(KILLS))
     kills = 0
     for after in points:  # each killed run starts where the one before it died
         child = subprocess.Popen(COMMAND, env=cli_env(killed), stdout=subprocess.DEVNULL,
@@ -89,7 +86,7 @@ def homes(tmp_path_factory):
             kills += 1
     assert kills, f"every run finished before its kill point ({points})"
     run(killed)
-    return clean, killed, first.stdout + first.stderr, again.stdout, (began, ended)
+    return clean, killed, first.stdout + first.stderr, again.stdout, served_home
 
 
 def test_a_run_prints_each_stage_and_where_results_are_and_a_rerun_is_up_to_date(homes):
@@ -103,16 +100,16 @@ def test_a_run_prints_each_stage_and_where_results_are_and_a_rerun_is_up_to_date
 
 
 def test_the_console_shows_stages_and_summaries_and_the_noise_goes_to_the_run_logs_only(homes):
-    _, _, first, _, (began, ended) = homes
+    _, _, first, _, served = homes
     lines = first.splitlines()
     assert [line for line in lines if NOISE.search(line)] == []
     for stage in STAGES:
         assert any(line.startswith(f"{stage}: ") for line in lines), f"no {stage} summary in:\n{first}"
     assert any(line.startswith("results: warehouse ") for line in lines)
-    # What the console leaves out is still in the runs' logs.
-    with get_client(sync_client=True) as client:
+    # What the console leaves out is still in the runs' logs, on the server the run went through.
+    with SyncPrefectClient(f"{served.url}/api") as client:
         banners = client.read_logs(LogFilter(text=LogFilterTextSearch(query='"GPU available"'),
-                                             timestamp=LogFilterTimestamp(after_=began, before_=ended)))
+                                             timestamp=LogFilterTimestamp(after_=served.began)))
     assert banners
 
 

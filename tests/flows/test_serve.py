@@ -5,11 +5,13 @@ import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 from prefect.client.orchestration import get_client
 
 from tests.flows.stages import CLI, TINY, cli_env
+from webtext.components.home import Home
 from webtext.flows.exclusive import limit_name
 from webtext.flows.pipeline import STAGES
 
@@ -22,8 +24,10 @@ def wait_for(check, timeout: float = 90):
     return found
 
 
-@pytest.fixture
-def served(home):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[dict, Home]]:
+    """`webtext serve` in a home of its own, once for the module: its deployments, and the home."""
+    home = Home(tmp_path_factory.mktemp("serve") / "home")
     server = subprocess.Popen([*CLI, "serve", "--config", str(TINY)], env=cli_env(home.root),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -34,7 +38,7 @@ def served(home):
         return found if len(found) == len(STAGES) + 1 else None
 
     try:
-        yield wait_for(registered)
+        yield wait_for(registered), home
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -44,12 +48,13 @@ def served(home):
 
 
 @pytest.mark.slow
-def test_serve_registers_every_deployment_with_its_schedule_and_typed_parameters(served, home):
+def test_serve_registers_every_deployment_with_its_schedule_and_typed_parameters(served):
+    deployments, home = served
     with get_client(sync_client=True) as client:
-        flows = {d.flow_id: client.read_flow(d.flow_id).name for d in served.values()}
+        flows = {d.flow_id: client.read_flow(d.flow_id).name for d in deployments.values()}
         limit = client.read_global_concurrency_limit_by_name(limit_name(home))
     assert sorted(flows.values()) == sorted(["pipeline", *STAGES])
-    by_flow = {flows[d.flow_id]: d for d in served.values()}
+    by_flow = {flows[d.flow_id]: d for d in deployments.values()}
     [pipeline] = by_flow["pipeline"].schedules
     assert pipeline.schedule.cron == "0 3 1 * *" and pipeline.schedule.timezone == "Europe/Paris"
     assert pipeline.active
@@ -71,9 +76,10 @@ def test_serve_registers_every_deployment_with_its_schedule_and_typed_parameters
 
 
 @pytest.mark.slow
-def test_a_deployment_run_completes_in_the_served_process(served, home):
+def test_a_deployment_run_completes_in_the_served_process(served):
     from prefect.deployments import run_deployment
 
+    home = served[1]
     run = run_deployment("source/webtext", timeout=180)
     assert run.state.is_completed(), run.state
     assert (home.root / "warehouse.duckdb").exists()

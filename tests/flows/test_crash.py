@@ -18,14 +18,15 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import LogFilter, LogFilterTextSearch, LogFilterTimestamp
 
-from tests.flows.stages import CLI, RUN_OPTIONS, cli_env, own_api_env, run_cli
+from tests.flows.stages import CLI, RUN_OPTIONS, cli_env, in_home, own_api_env, run_cli
 from webtext.components.home import Home
+from webtext.flows.cli import main
 from webtext.flows.pipeline import STAGES
 
 pytestmark = pytest.mark.slow
 
 COMMAND = [*CLI, *RUN_OPTIONS]
-SEED, KILLS = 20261130, 2
+SEED, KILLS = 20261130, 1
 # What a console would be buried in: Lightning's tips and banners, library warnings, Prefect's chatter.
 NOISE = re.compile(r"💡|Tip:|[GTHI]PU available|LOCAL_RANK|Trainable params|Automatic Mixed Precision|"
                    r"Warning:|is deprecated|weights_only|site-packages|temporary server|"
@@ -56,12 +57,6 @@ def content(home: Path) -> dict[str, list]:
         }
 
 
-def run(home: Path) -> subprocess.CompletedProcess:
-    done = run_cli(home, *RUN_OPTIONS)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
-
-
 @pytest.fixture(scope="module")
 def homes(served_home, tmp_path_factory):
     """The served home's clean `webtext run` and its unchanged rerun there (through the home's running
@@ -85,7 +80,8 @@ def homes(served_home, tmp_path_factory):
             child.wait()
             kills += 1
     assert kills, f"every run finished before its kill point ({points})"
-    run(killed)
+    with in_home(killed):  # run to the end: in this process, the same code as the command's
+        assert main(RUN_OPTIONS) == 0
     return clean, killed, first.stdout + first.stderr, again.stdout, served_home
 
 

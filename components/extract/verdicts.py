@@ -20,6 +20,7 @@ from webtext.components.errors import InputError
 from webtext.components.extract.dedup import MinHasher, exact_key
 from webtext.components.extract.filters import Doc, build_filters, judge
 from webtext.components.files import atomic_path
+from webtext.components.lifetime import exit_with_parent
 
 VERDICT_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("url", pa.string()), ("final_url", pa.string()),
@@ -71,7 +72,8 @@ def judge_shards(jobs: Sequence[tuple[Path, Path]], config: ExtractConfig,
         return
     # spawn, not fork: the caller (a Prefect flow) runs threads, and a forked lock stays locked.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
+                             initializer=exit_with_parent) as pool:
         futures = {pool.submit(judge_shard, shard, out, config): out for shard, out in jobs}
         for future in as_completed(futures):
             yield futures[future], future.result()

@@ -14,6 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, islice
 
 from webtext.components.config import CrawlConfig, SourceConfig
+from webtext.components.lifetime import exit_with_parent
 from webtext.components.source.submissions import Submission, select
 from webtext.components.source.urls import BadUrl, UrlFilter, normalise
 
@@ -54,6 +55,7 @@ _worker_selector: Selector | None = None
 
 def _start_worker(source: SourceConfig, crawl: CrawlConfig) -> None:
     global _worker_selector
+    exit_with_parent()
     _worker_selector = Selector(source, crawl)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from webtext.components.config import Devices
 from webtext.components.files import atomic_write_bytes
+from webtext.components.lifetime import exit_with_parent
 from webtext.components.train.job import FinetuneJob, PretrainJob
 
 FAILURES = "failures"
@@ -167,17 +167,3 @@ def run_each(jobs: list[PretrainJob] | list[FinetuneJob], run: Callable[[Any], o
     if torch.distributed.is_initialized():  # leave together, once rank 0 has written every result
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-
-
-def exit_with_parent() -> None:
-    """End this process when the one that started it is gone: a killed flow must not leave a training
-    run going on by itself, to collide with the one its rerun starts in the same directory (and a
-    process that Lightning started must not outlive the rank that started it)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -14,6 +14,7 @@ import duckdb
 from prefect.artifacts import create_link_artifact
 
 from webtext.components.config import WebtextConfig
+from webtext.components.config.model_stages import MODEL_NAME
 from webtext.components.errors import ConfigError
 from webtext.components.records import Checkpoint
 from webtext.flows.evaluate import STAGE as EVALUATE
@@ -91,13 +92,12 @@ def _finetuned_lineage(con: duckdb.DuckDBPyConnection, checkpoint: Checkpoint, n
                        "checkpoint_id": parent["checkpoint_id"]}}
 
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # as `register.name`: a path and a REF
 
 
 def finetuned_name(name: str, task: str) -> str:
     """The model name a task's fine-tuned versions are registered under: `<register.name>-<task>`."""
     model = f"{name}-{task}"
-    if not _NAME.match(model):
+    if not re.match(MODEL_NAME, model):
         raise ConfigError(f"finetune task {task!r}: its fine-tuned model would be named {model!r}; a model "
                           f"name is letters, digits, '.', '_' and '-': rename the task")
     return model

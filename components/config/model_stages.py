@@ -248,6 +248,9 @@ class EvaluateConfig(Section):
     sample_tokens: int = Field(40, ge=0, description="Tokens sampled per prompt in the report.")
 
 
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a registered model's name: a directory and a REF
+
+
 class GateConfig(Section):
     """One condition a version must meet to take an alias."""
 
@@ -269,7 +272,7 @@ class RegisterConfig(Section):
     """The model registry (MLflow-style): numbered versions of a named model, and aliases."""
 
     name: str = Field(
-        "webtext-gpt", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        "webtext-gpt", pattern=MODEL_NAME,
         description="The registered model's name: letters, digits, `.`, `_`, `-`.",
     )
     alias: str = Field(

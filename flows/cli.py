@@ -58,12 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve one deployment per stage and the pipeline, with "
                                 "their schedules, until interrupted")
     add_config_options(serve)
-    from webtext.flows import configure, corpus, gc, generate, models, predict
+    from webtext.flows import chat, configure, corpus, gc, generate, models, predict, score
 
     corpus.add_commands(commands)
     gc.add_command(commands)
     models.add_commands(commands)
     generate.add_command(commands)
+    chat.add_command(commands)
+    score.add_command(commands)
     predict.add_command(commands)
     configure.add_command(commands)
     return parser
@@ -152,6 +154,14 @@ def main(argv: list[str] | None = None) -> int:
             from webtext.flows import generate
 
             return generate.run(args, home)
+        if args.command == "chat":
+            from webtext.flows import chat
+
+            return chat.run(args, home)
+        if args.command == "reward":
+            from webtext.flows import score
+
+            return score.run(args, home)
         if args.command == "predict":
             from webtext.flows import predict
 

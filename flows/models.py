@@ -149,12 +149,21 @@ def _show(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> int:
     print(f"  checkpoint   {lineage['checkpoint_id']} ({checkpoint['kind'] if checkpoint else 'unknown'}, "
           f"step {lineage['step']})")
     if "parent" in lineage:
-        parent, task = lineage["parent"], lineage["task"]
-        outputs = "a score" if task["regression"] else ", ".join(map(str, task["labels"]))
+        parent = lineage["parent"]
         print(f"  fine-tuned   from {parent['name']}:{parent['version']} "
               f"(checkpoint {parent['checkpoint_id']})")
+    if "task" in lineage:
+        task = lineage["task"]
+        outputs = "a score" if task["regression"] else ", ".join(map(str, task["labels"]))
         print(f"  task         {task['name']} ({task['type']}): reads {', '.join(map(str, task['fields']))}; "
               f"predicts {outputs}")
+    if "chat" in lineage:
+        print(f"  chat         answers in the {lineage['chat']['format']} chat format: `webtext chat "
+              f"{version['name']}:{version['version']}`")
+    if "reward" in lineage:
+        print(f"  reward       scores an answer on its final token, normalised on "
+              f"{lineage['reward']['normalised_on']}: `webtext reward {version['name']}:{version['version']} "
+              f"--prompt ... --answer ...`")
     print(f"  snapshot     {lineage['snapshot_id']}")
     print(f"  tokenizer    {lineage['tokenizer_id']} (sha256 {lineage['tokenizer_sha256'][:16]}...)")
     print(f"  token set    {lineage['token_set_id']}")

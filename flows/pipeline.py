@@ -12,12 +12,23 @@ from datetime import UTC, datetime
 from prefect import flow
 
 from webtext.components.config import WebtextConfig
-from webtext.flows import crawl, evaluate, extract, finetune, pretrain, register, source, tokenize
+from webtext.flows import (
+    crawl,
+    evaluate,
+    extract,
+    finetune,
+    pretrain,
+    register,
+    reward,
+    sft,
+    source,
+    tokenize,
+)
 from webtext.flows.exclusive import holds_warehouse
 from webtext.flows.stage import Stage, StageResult
 
 STAGES: dict[str, Stage] = {module.STAGE.name: module.STAGE for module in (
-    source, crawl, extract, tokenize, pretrain, finetune, evaluate, register)}
+    source, crawl, extract, tokenize, pretrain, finetune, sft, reward, evaluate, register)}
 
 
 @flow(name="pipeline", flow_run_name=lambda: f"pipeline-{datetime.now(UTC):%Y-%m-%d-%H%M}")

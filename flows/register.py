@@ -1,6 +1,7 @@
 """The `register` stage: the evaluated checkpoint -> a numbered version of `register.name`, promoted to
-`register.alias` when it passes that alias's gates; and each checkpoint fine-tuned from it -> a version
-of `<register.name>-<task>` that names the version it was fine-tuned from."""
+`register.alias` when it passes that alias's gates; and each model trained from it -> a version that
+names the version it was trained from: a fine-tuned task model of `<register.name>-<task>`, the chat
+model of `<register.name>-sft`, and the reward model (trained from either) of `<register.name>-reward`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from webtext.components.records import Checkpoint
 from webtext.flows.evaluate import STAGE as EVALUATE
 from webtext.flows.evaluate import slug
 from webtext.flows.finetune import STAGE as FINETUNE
+from webtext.flows.reward import STAGE as REWARD
+from webtext.flows.sft import STAGE as SFT
 from webtext.flows.stage import Context, Plan, Stage
 from webtext.warehouse import evaluate as evaluations
 from webtext.warehouse import registry as queries
@@ -78,20 +81,36 @@ def _lineage(con: duckdb.DuckDBPyConnection, checkpoint: Checkpoint, name: str, 
             "finetuned": finetuned}
 
 
-def _finetuned_lineage(con: duckdb.DuckDBPyConnection, checkpoint: Checkpoint, name: str, number: int,
-                       parent: dict) -> dict:
-    """A fine-tuned version's lineage: its shape and task section apart, its fine-tuning settings, and
-    the version it was fine-tuned from."""
-    from webtext.components.model.checkpoint import TASK
+def _derived_lineage(con: duckdb.DuckDBPyConnection, checkpoint: Checkpoint, name: str, number: int,
+                     parent: dict) -> dict:
+    """The lineage of a version trained from another: its shape and its config.json section (`task`,
+    `chat` or `reward`) apart, the stage settings and data that trained it (`training`, with the
+    stage's name as `stage`), and the version it was trained from."""
+    from webtext.components.model.checkpoint import SECTIONS, TASK
 
     shape = checkpoint.shape
-    task = shape.pop(TASK)
-    return {**_provenance(con, checkpoint, name, number), "model": shape, TASK: task,
-            "finetune": {key: value for key, value in checkpoint.config.items() if key != TASK},
+    sections = {key: shape.pop(key) for key in SECTIONS if key in shape}
+    return {**_provenance(con, checkpoint, name, number), "model": shape, **sections,
+            "training": {"stage": checkpoint.kind,
+                         **{key: value for key, value in checkpoint.config.items() if key != TASK}},
             "parent": {"name": parent["name"], "version": parent["version"],
                        "checkpoint_id": parent["checkpoint_id"]}}
 
 
+
+def _trained_from(ctx: Context, checkpoint: Checkpoint) -> dict[str, Checkpoint]:
+    """The models trained from `checkpoint` under the current config, by the name each is registered
+    under, in the order they are registered (a reward model's parent may be the chat model)."""
+    name = ctx.config.register.name
+    derived = {finetuned_name(name, task): tuned for task, tuned in FINETUNE.current(ctx).items()
+               if tuned.parent_id == checkpoint.checkpoint_id}  # not those fine-tuned from scratch
+    chat, judge = SFT.current(ctx), REWARD.current(ctx)
+    if chat is not None and chat.parent_id == checkpoint.checkpoint_id:  # not one from another `sft.init`
+        derived[f"{name}-sft"] = chat
+    parents = {checkpoint.checkpoint_id, *(trained.checkpoint_id for trained in derived.values())}
+    if judge is not None and judge.parent_id in parents:
+        derived[f"{name}-reward"] = judge
+    return derived
 
 
 def finetuned_name(name: str, task: str) -> str:
@@ -127,12 +146,12 @@ def _new_version(ctx: Context, name: str, checkpoint: Checkpoint, lineage: Calla
 
 class Register(Stage):
     """Register the current evaluated checkpoint and promote it if its gates pass; register the
-    checkpoints fine-tuned from it.
+    models trained from it (fine-tuned, chat, reward).
 
     A checkpoint is registered once per model name: a rerun finds its version and checks the
     version's files against their hashes. A refused promotion is no failure of the stage: the version
-    is registered, and the summary and `webtext models show` say which gate refused it. Fine-tuned
-    versions are not promoted: the gates judge pretrained scores.
+    is registered, and the summary and `webtext models show` say which gate refused it. The versions
+    trained from it are not promoted: the gates judge pretrained scores.
     """
 
     name = "register"
@@ -146,25 +165,25 @@ class Register(Stage):
 
         checkpoint: Checkpoint = EVALUATE.current(ctx)
         name = ctx.config.register.name
-        finetuned = {finetuned_name(name, task): tuned for task, tuned in FINETUNE.current(ctx).items()
-                     if tuned.parent_id == checkpoint.checkpoint_id}  # not those fine-tuned from scratch
+        derived = _trained_from(ctx, checkpoint)
         version = queries.version_of_checkpoint(ctx.con, name, checkpoint.checkpoint_id)
-        tuned_versions = {model: queries.version_of_checkpoint(ctx.con, model, tuned.checkpoint_id)
-                          for model, tuned in finetuned.items()}
-        missing = {model: finetuned[model] for model, found in tuned_versions.items() if found is None}
+        found = {model: queries.version_of_checkpoint(ctx.con, model, trained.checkpoint_id)
+                 for model, trained in derived.items()}
+        missing = {model: derived[model] for model, row in found.items() if row is None}
         if version is None or missing:
             why = []
             if version is None:
                 why.append(f"checkpoint {checkpoint.checkpoint_id} is not registered as {name}")
             if missing:
-                why.append(f"fine-tuned checkpoints not registered as {', '.join(missing)}")
-            return Plan("; ".join(why), work=(checkpoint, version, missing))
-        for registered in (version, *tuned_versions.values()):
-            verify_version(ctx.home.registry / registered["path"], registered["lineage_sha256"])
-        return Plan(None, _describe(version, sorted(tuned_versions.values(), key=_label)), output=version)
+                why.append(f"trained checkpoints not registered as {', '.join(missing)}")
+            registered = {derived[model].checkpoint_id: row for model, row in found.items() if row}
+            return Plan("; ".join(why), work=(checkpoint, version, missing, registered))
+        for row in (version, *found.values()):
+            verify_version(ctx.home.registry / row["path"], row["lineage_sha256"])
+        return Plan(None, _describe(version, list(found.values())), output=version)
 
     def run(self, ctx: Context, plan: Plan) -> str:
-        checkpoint, version, missing = plan.work
+        checkpoint, version, missing, registered = plan.work
         con, config = ctx.con, ctx.config
         name, alias = config.register.name, config.register.alias
         outcome = "registered before"
@@ -174,21 +193,26 @@ class Register(Stage):
             failures = promote(con, config, version, alias)
             outcome = f"not promoted to {alias}: {'; '.join(failures)}" if failures else \
                 f"promoted to {alias}"
-        tuned = [_new_version(ctx, model, finetuned, partial(_finetuned_lineage, con, finetuned, model,
-                                                              parent=version), parent=version)
-                 for model, finetuned in sorted(missing.items())]
-        registered = f"; fine-tuned: {', '.join(_label(v) for v in tuned)}" if tuned else ""
-        return f"{_label(version)} (checkpoint {checkpoint.checkpoint_id}), {outcome}{registered}"
+        registered = {checkpoint.checkpoint_id: version, **registered}
+        for model, trained in missing.items():  # in order: a parent before the models trained from it
+            parent = registered[trained.parent_id]
+            lineage = partial(_derived_lineage, con, trained, model, parent=parent)
+            registered[trained.checkpoint_id] = _new_version(ctx, model, trained, lineage, parent=parent)
+        new = [registered[trained.checkpoint_id] for trained in missing.values()]
+        return f"{_label(version)} (checkpoint {checkpoint.checkpoint_id}), {outcome}{_trained(new)}"
 
 
 def _label(version: dict) -> str:
     return f"{version['name']}:{version['version']}"
 
 
-def _describe(version: dict, finetuned: list[dict]) -> str:
+def _trained(versions: list[dict]) -> str:
+    return f"; trained from it: {', '.join(sorted(map(_label, versions)))}" if versions else ""
+
+
+def _describe(version: dict, derived: list[dict]) -> str:
     aliases = f" @{', @'.join(version['aliases'])}" if version["aliases"] else ""
-    tuned = f"; fine-tuned: {', '.join(_label(v) for v in finetuned)}" if finetuned else ""
-    return f"{_label(version)}{aliases}, checkpoint {version['checkpoint_id']}{tuned}"
+    return f"{_label(version)}{aliases}, checkpoint {version['checkpoint_id']}{_trained(derived)}"
 
 
 STAGE = Register()

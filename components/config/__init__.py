@@ -19,8 +19,10 @@ from webtext.components.config.corpus_stages import (
     GopherRepetitionConfig,
     SourceConfig,
 )
+from webtext.components.config.instruct_stages import InstructData, PostTraining, RewardConfig, SFTConfig
 from webtext.components.config.loading import load_config, parse_override
 from webtext.components.config.model_stages import (
+    AdapterConfig,
     Devices,
     EvalTaskConfig,
     EvaluateConfig,
@@ -42,6 +44,7 @@ from webtext.components.config.schema import (
 from webtext.components.config.section import Section
 
 __all__ = [
+    "AdapterConfig",
     "DEFAULT_BLOCKED_DOMAINS",
     "DEFAULT_BLOCKED_EXTENSIONS",
     "STAGE_NAMES",
@@ -59,8 +62,12 @@ __all__ = [
     "GateConfig",
     "GopherQualityConfig",
     "GopherRepetitionConfig",
+    "InstructData",
+    "PostTraining",
     "PretrainConfig",
     "RegisterConfig",
+    "RewardConfig",
+    "SFTConfig",
     "SampleConfig",
     "ScheduleConfig",
     "Section",

@@ -158,6 +158,22 @@ class TaskConfig(Section):
     max_validation_examples: int | None = Field(None, ge=1, description="Score only the first N.")
 
 
+class AdapterConfig(Section):
+    """LoRA adapters (Hu et al. 2021) in place of training every weight: each targeted linear layer W
+    gains a trained low-rank update (alpha / r) B A while W stays frozen; the run saves the adapters
+    alone and the model with them merged in."""
+
+    type: Literal["lora"] = Field("lora", description="The adapter kind: lora.")
+    r: int = Field(8, ge=1, description="The rank of each update.")
+    alpha: float = Field(16.0, gt=0, description="The update's scale is alpha / r.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the adapter's input.")
+    targets: list[str] = Field(
+        default_factory=lambda: ["c_attn", "c_proj"], min_length=1,
+        description="Linear layers to adapt, by module-name suffix: c_attn (attention in), c_proj (attention "
+        "and MLP out), c_fc (MLP in). The tied output layer and embeddings cannot be adapted.",
+    )
+
+
 class FinetuneConfig(Devices):
     """GPT-1's fine-tuning recipe (Radford et al. 2018, section 4.1) on each task, from the pretrained
     checkpoint of the current config."""
@@ -178,7 +194,18 @@ class FinetuneConfig(Devices):
     from_scratch: bool = Field(
         False, description="Start from random weights of the same shape: measures what pretraining gives.",
     )
+    adapter: AdapterConfig | None = Field(
+        None, description="Train LoRA adapters on the backbone (and the head in full) instead of every "
+        "weight; none: full fine-tuning.",
+    )
     seed: int = Field(1337, description="Seeds the head, the example order and dropout.")
+
+    @model_validator(mode="after")
+    def _adapter_needs_a_base(self) -> FinetuneConfig:
+        if self.adapter is not None and self.from_scratch:
+            raise ValueError("adapter with from_scratch would train low-rank updates of random frozen "
+                             "weights: use one or the other")
+        return self
 
 
 class EvalTaskConfig(Section):

@@ -101,6 +101,35 @@ def finetuned_card(lineage: dict) -> str:
             f"{rows}\n")
 
 
+def post_trained_card(lineage: dict) -> str:
+    """README.md of a chat (SFT) or reward model version: what it is, where it came from, its held-out
+    scores, and how to run it."""
+    name, version, parent = lineage["name"], lineage["version"], lineage["parent"]
+    chat = "chat" in lineage
+    metrics = lineage["metrics"]
+    header = {"library_name": "transformers" if chat else "webtext",
+              "tags": ["webtext", "gpt", "sft" if chat else "reward-model"],
+              **({"pipeline_tag": "text-generation"} if chat else {}),
+              "model-index": [{"name": f"{name}:{version}", "results": [
+                  {"task": {"type": task}, "dataset": {"name": task, "type": task},
+                   "metrics": [{"type": m, "value": round(v, 6)} for m, v in sorted(values.items())]}
+                  for task, values in sorted(metrics.items())]}]}
+    rows = "\n".join(f"| {task} | {metric} | {value:.4f} |" for task, values in sorted(metrics.items())
+                     for metric, value in sorted(values.items()))
+    what = ("A chat model: a GPT fine-tuned on demonstrations with the loss on its answers only (SFT, "
+            "InstructGPT's step 1), in Anthropic HH's turn format. Run it: `webtext chat "
+            f"{name}:{version}`; its transformers export carries the format as `chat_template`."
+            if chat else
+            "A reward model (InstructGPT's step 2): a GPT with a scalar head on the final token of prompt "
+            "and answer, trained on comparisons of answers and normalised so demonstrations average 0. "
+            f"Run it: `webtext reward {name}:{version} --prompt TEXT --answer TEXT --answer TEXT`.")
+    return (f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n# {name}, version {version}\n\n{what}\n\n"
+            f"Trained for {lineage['step']} steps from {parent['name']}:{parent['version']} (checkpoint "
+            f"`{parent['checkpoint_id']}`; this checkpoint `{lineage['checkpoint_id']}`, tokenizer "
+            f"`{lineage['tokenizer_id']}`, code {lineage['code_version']}).\n\n## Evaluation (held out)\n\n"
+            f"| task | metric | value |\n|---|---|---|\n{rows}\n")
+
+
 def write_version(directory: Path, *, weights_dir: Path, tokenizer_json: Path, lineage: dict) -> str:
     """Publish a version directory whole (weights, config, tokenizer, card, lineage); returns the
     sha256 of its `lineage.json`. `directory` must not exist."""
@@ -111,7 +140,9 @@ def write_version(directory: Path, *, weights_dir: Path, tokenizer_json: Path, l
         shutil.copyfile(weights_dir / CONFIG, scratch / CONFIG)
         shutil.copyfile(tokenizer_json, scratch / "tokenizer.json")
         write_transformers_files(scratch)
-        (scratch / CARD).write_text(finetuned_card(lineage) if "task" in lineage else model_card(lineage))
+        card = (finetuned_card if "task" in lineage else post_trained_card if "parent" in lineage
+                else model_card)
+        (scratch / CARD).write_text(card(lineage))
         files = {path.name: sha256_file(path) for path in sorted(scratch.iterdir())}
         (scratch / LINEAGE).write_text(json.dumps({**lineage, "files": files}, indent=1) + "\n")
         return sha256_file(scratch / LINEAGE)
@@ -137,17 +168,40 @@ def verify_version(directory: Path, lineage_sha256: str) -> dict:
     return lineage
 
 
+def _sections(directory: Path) -> dict:
+    """What the checkpoint's config.json says it became beyond its shape (`components.model.checkpoint`:
+    `task`, `reward`, `chat`); read before the weights, to refuse what cannot be exported first."""
+    from webtext.components.model.checkpoint import SECTIONS
+
+    path = directory / CONFIG
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} cannot be read as JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"{path} is not a JSON object")
+    return {key: raw[key] for key in SECTIONS if key in raw}
+
+
 def export_transformers(directory: Path, out: Path, lineage: dict) -> str:
     """Write `out` so that transformers' AutoModelForCausalLM and AutoTokenizer load it: the weights in
     GPT2LMHeadModel's (pre-LN) or OpenAIGPTLMHeadModel's (post-LN) names, their config, the tokenizer
     and the model card; for a fine-tuned classifier, AutoModelForSequenceClassification
-    (`components.finetune.export`). `out` must be absent or empty; what transformers cannot express is
-    refused before anything is written. Returns the transformers class written."""
+    (`components.finetune.export`). A model trained on conversations (a `chat` section in its
+    config.json) also gets the format's `chat_template`, so `apply_chat_template` prompts it as it
+    was trained. `out` must be absent or empty; what transformers cannot express (a reward model, for
+    one) is refused before anything is written. Returns the transformers class written."""
     from safetensors.torch import save_file
 
-    from webtext.components.model.checkpoint import load_model
+    from webtext.components.instruct.chat import write_chat_template
+    from webtext.components.model.checkpoint import CHAT, REWARD, load_model
     from webtext.components.model.hf import hf_config, to_hf_state_dict
 
+    sections = _sections(directory)
+    if REWARD in sections:
+        raise InputError(f"{lineage['name']}:{lineage['version']} is a reward model: transformers has no "
+                         f"model class for a GPT with a scalar reward head and a normalising offset, so it "
+                         f"cannot be exported; `webtext reward` scores answers with it")
     weights_sha256 = lineage["files"][WEIGHTS]
     try:
         if "task" in lineage:
@@ -170,6 +224,8 @@ def export_transformers(directory: Path, out: Path, lineage: dict) -> str:
         (scratch / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
         for name, text in texts.items():
             (scratch / name).write_text(text)
+        if CHAT in sections:
+            write_chat_template(scratch)
         shutil.copyfile(directory / CARD, scratch / CARD)
 
     publish_directory(out, fill)

@@ -62,8 +62,8 @@ def load_finetuned(directory: Path, sha256: str) -> Finetuned:
     """The task model in `directory`, its weights verified against `sha256` before anything is read."""
     from safetensors.torch import load_model as load_weights
 
-    config, section = verified_config(directory, sha256)
-    task, markers = read_task(section, directory)
+    config, sections = verified_config(directory, sha256)
+    task, markers = read_task(sections.get(TASK), directory)
     if not task.regression and not task.labels:
         raise InputError(f"checkpoint {directory}: task {task.name!r} names no labels in its config.json")
     head_width = 1 if task.regression else len(task.labels)

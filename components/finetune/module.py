@@ -69,8 +69,9 @@ class FinetuneModule(L.LightningModule):
             self.log(f"val/{name}", value, sync_dist=True)
 
     def configure_optimizers(self):
-        matrices = [p for p in self.model.parameters() if p.dim() >= 2]
-        others = [p for p in self.model.parameters() if p.dim() < 2]
+        trained = [p for p in self.model.parameters() if p.requires_grad]  # with LoRA: adapters and head
+        matrices = [p for p in trained if p.dim() >= 2]
+        others = [p for p in trained if p.dim() < 2]
         optimizer = torch.optim.AdamW([{"params": matrices, "weight_decay": self.weight_decay},
                                        {"params": others, "weight_decay": 0.0}], lr=self.learning_rate)
         total = max(1, int(self.trainer.estimated_stepping_batches))

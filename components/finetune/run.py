@@ -27,6 +27,13 @@ from webtext.components.finetune.metrics import DEFAULT_METRICS
 from webtext.components.finetune.module import FinetuneModule, TaskData
 from webtext.components.model.checkpoint import load_model
 from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.model.lora import (
+    ADAPTER,
+    merge_lora,
+    save_adapter,
+    trainable_parameters,
+    with_adapter,
+)
 from webtext.components.records import CONFIG, WEIGHTS
 from webtext.components.task_files import load_split
 from webtext.components.train import PROGRESS
@@ -74,8 +81,9 @@ def finetune(job: FinetuneJob) -> TrainingResult | None:
         raise ValueError(f"finetune.batch_size={settings.batch_size} does not split evenly over {world} "
                          f"processes: make it a multiple of {world}")
 
-    def fresh_model(backbone: GPT) -> TaskModel:
-        return TaskModel(backbone, task.type, outputs, settings.classifier_dropout)
+    def fresh_model(backbone: GPT) -> TaskModel:  # with LoRA: the backbone's adapters and the head train
+        return TaskModel(with_adapter(backbone, settings.adapter), task.type, outputs,
+                         settings.classifier_dropout)
 
     module = FinetuneModule(
         fresh_model(gpt), regression=task.regression, metrics=list(metrics), lm_weight=settings.lm_weight,
@@ -99,11 +107,18 @@ def finetune(job: FinetuneJob) -> TrainingResult | None:
     model = gathered_model(trainer, lambda: fresh_model(GPT(gpt.config)))
     if model is None:
         return None
-    return _export(out, model, module, task, len(train_set), labels, markers)
+    trainable, total = trainable_parameters(model)
+    files = {}
+    if settings.adapter is not None:
+        files[ADAPTER] = save_adapter(out / ADAPTER, model, job.parent_sha256,
+                                      settings.adapter.model_dump(mode="json"))
+        model.gpt = merge_lora(model.gpt)
+    return _export(out, model, module, task, len(train_set), labels, markers, files, total, trainable)
 
 
 def _export(out: Path, model: TaskModel, module: FinetuneModule, task: TaskConfig, n_train: int,
-            labels: dict[str, int], markers: Markers) -> TrainingResult:
+            labels: dict[str, int], markers: Markers, files: dict[str, str], parameters: int,
+            trainable: int) -> TrainingResult:
     from safetensors.torch import save_model
 
     with atomic_path(out / WEIGHTS) as tmp:
@@ -112,7 +127,8 @@ def _export(out: Path, model: TaskModel, module: FinetuneModule, task: TaskConfi
     with atomic_path(out / CONFIG) as tmp:
         tmp.write_text(json.dumps(config, indent=1) + "\n")
     result = TrainingResult(task=task.name, scores=module.scores, n_train=n_train, n_validation=module.scored,
-                            step=module.global_step, files={WEIGHTS: sha256_file(out / WEIGHTS)})
+                            step=module.global_step, files={**files, WEIGHTS: sha256_file(out / WEIGHTS)},
+                            parameters=parameters, trainable=trainable)
     result.write(out / RESULT_FILE)
     return result
 

@@ -35,7 +35,12 @@ from pathlib import Path
 
 from webtext.components.errors import InputError
 from webtext.components.files import write_if_changed
-from webtext.components.tokenize.bpe import END_OF_TEXT, transformers_tokenizer_config
+from webtext.components.tokenize.bpe import (
+    END_OF_TEXT,
+    encode_document,
+    tiktoken_encoding,
+    transformers_tokenizer_config,
+)
 
 ROLES = ("system", "user", "assistant")
 HUMAN, ASSISTANT = "\n\nHuman:", "\n\nAssistant:"
@@ -146,3 +151,15 @@ def write_chat_template(directory: Path) -> None:
         raise InputError(f"{path} cannot be read as JSON: {exc}") from exc
     config["chat_template"] = CHAT_TEMPLATE
     write_if_changed(path, (json.dumps(config, indent=1) + "\n").encode())
+
+
+class Encoder:
+    """A tokenizer.json as this format needs it: ordinary text to ids (special-token spellings as text,
+    `encode_chat`'s `encode`), and the id of `<|endoftext|>`."""
+
+    def __init__(self, tokenizer: Path):
+        self.encoding = tiktoken_encoding(tokenizer)
+        self.eot = self.encoding.encode_single_token(END_OF_TEXT)
+
+    def __call__(self, text: str) -> list[int]:
+        return encode_document(self.encoding, text).tolist()

@@ -12,6 +12,7 @@ demonstrations a mean reward of 0 (InstructGPT normalises its RM the same way be
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from webtext.components.instruct.chat import Turn, encode_chat
 from webtext.components.model.gpt import GPT
 
 PAD = -1  # in `groups`: no answer
@@ -73,6 +75,15 @@ class RewardModel(nn.Module):
         hidden = self.gpt.hidden_states(tokens)
         final = hidden[torch.arange(len(hidden), device=hidden.device), lengths - 1]
         return self.head(final).squeeze(-1).float() - self.offset
+
+
+def answer_tokens(encode: Callable[[str], list[int]], eot_id: int, prompt: Sequence[Turn], answer: str,
+                  block_size: int) -> list[int]:
+    """The ids a reward model reads for one answer: the prompt's turns and the answer in the chat
+    format, ending in the answer's `<|endoftext|>` (whose hidden state the head reads: the whole answer
+    is before it), the newest `block_size` of them when longer."""
+    ids, _ = encode_chat(encode, eot_id, [*prompt, Turn("assistant", answer)])
+    return ids[-block_size:]
 
 
 def ranking_pairs(k: int) -> list[tuple[int, int]]:

@@ -17,6 +17,7 @@ Options beyond the two papers, all off by default:
 Generation keeps each layer's keys and values (`KVCache`): the prompt is run once, then one token at a
 time, with the output layer applied to the last position only. A sequence longer than the context is
 continued from its last `block_size` tokens, recomputed at each step as the learned positions shift.
+Each token is drawn after temperature, top-k and nucleus (top-p) filtering (`next_tokens`).
 """
 
 from __future__ import annotations
@@ -236,12 +237,16 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None, stop: int | None = None,
-                 cache: bool = True, pad: torch.Tensor | None = None) -> torch.Tensor:
-        """Sample `max_new_tokens` after `idx` (B, T); temperature 0 is greedy. Prompts of different
+                 cache: bool = True, pad: torch.Tensor | None = None, top_p: float | None = None
+                 ) -> torch.Tensor:
+        """Sample `max_new_tokens` after `idx` (B, T) as `next_tokens` draws them (temperature 0 is
+        greedy; `top_k`, `top_p` narrow what is drawn from). Prompts of different
         lengths come left-padded, `pad` (B,) counting each row's padding (`left_pad` makes both). With
         `stop`, end once every row has produced that token (rows that end first repeat it).
         `cache=False` recomputes the whole context at every step: the same tokens, slower (kept to
         check the cache against)."""
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"top_p={top_p} is not a probability mass in (0, 1]")
         block = self.config.block_size
         kv: KVCache | None = None
         kv_pad: torch.Tensor | None = None  # the padding in the cache's window
@@ -256,14 +261,7 @@ class GPT(nn.Module):
             else:
                 logits = self(idx[:, -1:], cache=kv, pad=kv_pad)[0]
             logits = logits[:, -1, :].float()  # through forward: a sharded model gathers there
-            if temperature == 0:
-                following = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
-                    logits[logits < kth] = -float("inf")
-                following = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
+            following = next_tokens(logits, temperature, top_k, top_p, generator)
             if stop is not None:
                 following[done] = stop
                 done |= following[:, 0] == stop
@@ -271,6 +269,28 @@ class GPT(nn.Module):
             if stop is not None and bool(done.all()):
                 break
         return idx
+
+
+def next_tokens(logits: torch.Tensor, temperature: float, top_k: int | None = None,
+                top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One id (B, 1) for each row of `logits` (B, vocab): the likeliest at temperature 0, else drawn from
+    the softmax of `logits / temperature`, narrowed first to the `top_k` likeliest, then to the nucleus
+    (Holtzman et al. 2019): the fewest likeliest tokens whose probability reaches `top_p`, the
+    likeliest always among them. The nucleus adapts to the distribution where top-k cannot: a few
+    tokens where the model is sure, many where it is not, and never the unreliable tail. None (or a
+    `top_p` of 1) leaves that step out."""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+        logits[logits < kth] = -float("inf")
+    if top_p is not None and top_p < 1:  # at 1 everything is kept: rounding in the sums must not drop any
+        probabilities, order = F.softmax(logits, dim=-1).sort(dim=-1, descending=True)
+        outside = probabilities.cumsum(dim=-1) - probabilities >= top_p  # the likelier ones already reach it
+        outside[:, 0] = False
+        logits[outside.scatter(-1, order, outside)] = -float("inf")
+    return torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
 
 
 def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device | str = "cpu"

@@ -18,14 +18,18 @@ embeddings on merge or not apply to the output at all.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from webtext.components.config import AdapterConfig
 from webtext.components.model.gpt import GPT
 
 TIED = ("lm_head", "wte", "wte_proj")  # weights shared with or read outside their own module
+ADAPTER = "adapter.safetensors"  # beside a run's merged weights: the adapters alone (`save_adapter`)
 
 
 def apply_lora(model: GPT, r: int, alpha: float, dropout: float = 0.0,
@@ -43,6 +47,13 @@ def apply_lora(model: GPT, r: int, alpha: float, dropout: float = 0.0,
     check_targets(model, targets)
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets))
     return inject_adapter_in_model(config, model)
+
+
+def with_adapter(model: GPT, adapter: AdapterConfig | None) -> GPT:
+    """`model` with the adapters a stage's `adapter` config names (`apply_lora`), or as it is if none."""
+    if adapter is None:
+        return model
+    return apply_lora(model, adapter.r, adapter.alpha, adapter.dropout, adapter.targets)
 
 
 def check_targets(model: GPT, targets: Sequence[str]) -> None:
@@ -105,3 +116,26 @@ def load_adapter(model: GPT, state: dict[str, torch.Tensor]) -> None:
         raise ValueError(f"adapter weights do not fit the model: missing {sorted(expected - set(state))}, "
                          f"unexpected {sorted(set(state) - expected)}")
     set_peft_model_state_dict(model, state)
+
+
+def save_adapter(path: Path, model: torch.nn.Module, base_sha256: str, settings: dict) -> str:
+    """Write what training changed apart from the frozen base: the adapter weights of every `GPT` in
+    `model` under its own prefix (`adapter_state_dict`'s names) and every other trainable tensor (a task
+    or reward head, trained in full), as safetensors naming the base's weights (`base_sha256`) and the
+    adapter `settings`. Written atomically; returns the file's sha256."""
+    from safetensors.torch import save_file
+
+    from webtext.components.files import atomic_path, sha256_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    adapted = [(name, module) for name, module in model.named_modules() if hasattr(module, "peft_config")]
+    for name, module in adapted:
+        prefix = f"{name}." if name else ""
+        tensors.update({prefix + key: value for key, value in adapter_state_dict(module).items()})
+    inside = tuple(f"{name}." if name else "" for name, _ in adapted)
+    tensors.update({name: p.detach() for name, p in model.named_parameters()
+                    if p.requires_grad and not (inside and name.startswith(inside))})
+    with atomic_path(path) as tmp:
+        save_file({key: t.float().contiguous() for key, t in tensors.items()}, str(tmp),
+                  metadata={"format": "pt", "base_sha256": base_sha256, "adapter": json.dumps(settings)})
+    return sha256_file(path)

@@ -14,17 +14,19 @@ from pathlib import Path
 from webtext.components.config import SampleConfig
 from webtext.components.files import write_if_changed
 from webtext.components.sample.dump import DumpLine, dump_lines, encode_dump
+from webtext.components.sample.instruct_sets import write_instruct_sets
 from webtext.components.sample.pages import EXTRA_ARTICLES, SAMPLE_HOSTS, build_site
 from webtext.components.sample.prose import Article, stdlib_articles
 from webtext.components.sample.prose_tasks import write_prose_tasks
 from webtext.components.sample.site import EXPECTED, Site
 from webtext.components.sample.tasks import write_tasks
 
-SAMPLE_VERSION = 4  # bump when the pages, the dump or the expectations change
+SAMPLE_VERSION = 5  # bump when the pages, the dump or the expectations change
 DUMP_NAME = "RS_sample.ndjson.zst"
 GROUND_TRUTH_NAME = "ground_truth.json"
 TASKS_DIR = "tasks"  # the labelled tasks fine-tuning and evaluation use (`components.sample.tasks`)
 TEXTS_DIR = "texts"  # held-out prose that evaluation scores in bits per byte
+INSTRUCT_DIR = "instruct"  # demonstrations and comparisons about the served articles (`instruct_sets`)
 HELD_OUT_ARTICLES = 3  # the held-out text's
 TASK_ARTICLES = 40  # the zero-shot tasks', after the held-out text's (fewer where the install has fewer)
 
@@ -98,13 +100,20 @@ def held_out(config: SampleConfig) -> tuple[tuple[Article, ...], tuple[Article, 
     return articles[:HELD_OUT_ARTICLES], articles[HELD_OUT_ARTICLES:]
 
 
+def served_articles(site: Site) -> tuple[Article, ...]:
+    """The articles whose pages the sample web serves and extraction keeps, in the site's order: the
+    text the model trains on."""
+    return tuple(Article(page.title, tuple(page.text.split("\n\n")), page.url)
+                 for page in site.pages if EXPECTED[page.kind].extract == "kept")
+
+
 def held_out_text(articles: tuple[Article, ...]) -> str:
     return "\n\n".join(f"{a.title}\n\n" + "\n\n".join(a.paragraphs) for a in articles) + "\n"
 
 
 def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
-    """Write `RS_sample.ndjson.zst`, `ground_truth.json`, the labelled tasks and the held-out text
-    into `out_dir`."""
+    """Write `RS_sample.ndjson.zst`, `ground_truth.json`, the labelled tasks, the held-out text and the
+    instruction sets into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     site = build_site(config)
@@ -116,5 +125,6 @@ def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
     text_articles, task_articles = held_out(config)
     wrote_tasks = write_tasks(out_dir / TASKS_DIR) | write_prose_tasks(out_dir / TASKS_DIR, task_articles)
     wrote_texts = write_if_changed(out_dir / TEXTS_DIR / "heldout.txt", held_out_text(text_articles).encode())
-    written = wrote_dump or wrote_truth or wrote_tasks or wrote_texts
+    wrote_instruct = write_instruct_sets(out_dir / INSTRUCT_DIR, served_articles(site))
+    written = wrote_dump or wrote_truth or wrote_tasks or wrote_texts or wrote_instruct
     return SampleBuild(dump, truth_path, len(site.pages), len(lines), written)

@@ -27,7 +27,6 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from webtext.components.config import Devices
 from webtext.components.files import atomic_write_bytes
 from webtext.components.lifetime import exit_with_parent
-from webtext.components.train.job import FinetuneJob, PretrainJob
 
 FAILURES = "failures"
 
@@ -154,9 +153,10 @@ def describe(failure: dict) -> str:
             f"pid {failure['pid']} on {failure['host']}) failed first: {failure['error']}")
 
 
-def run_each(jobs: list[PretrainJob] | list[FinetuneJob], run: Callable[[Any], object]) -> None:
-    """Run the jobs in turn in this process (torch and Lightning start once for all); a job that fails
-    is recorded in its run directory (`job.out`) before the error ends the process."""
+def run_each(jobs: list[Any], run: Callable[[Any], object]) -> None:
+    """Run the jobs (`components.train.job` records) in turn in this process (torch and Lightning start
+    once for all); a job that fails is recorded in its run directory (`job.out`) before the error ends
+    the process."""
     exit_with_parent()
     for job in jobs:
         try:

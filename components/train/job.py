@@ -1,9 +1,9 @@
 """What crosses between a stage and its training process: the job it is given, the result it leaves.
 
 The stage writes `job.json` into the run directory and starts `python -m webtext.components.train`
-(or `.finetune`) on it; the process writes `result.json` beside its weights. Both are typed here, so a
-field renamed on one side fails on the other at once, and a result is trusted only when the weights
-it names are the ones on disk.
+(or `.finetune`, or `.instruct` for SFT and reward models) on it; the process writes `result.json`
+beside its weights. Both are typed here, so a field renamed on one side fails on the other at once,
+and a result is trusted only when the weights it names are the ones on disk.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from webtext.components.config import FinetuneConfig, PretrainConfig, TaskConfig
+from webtext.components.config import FinetuneConfig, PretrainConfig, RewardConfig, SFTConfig, TaskConfig
 from webtext.components.files import atomic_write_bytes
 from webtext.components.records import WEIGHTS, weights_verify
 
@@ -56,6 +56,33 @@ class FinetuneJob(_Record):
     cache_dir: Path
 
 
+class SFTJob(_Record):
+    """Fine-tune a checkpoint on demonstrations (the files of each split, resolved) into `out`."""
+
+    out: Path
+    parent: Path
+    parent_sha256: str
+    tokenizer: Path
+    train: list[Path]
+    validation: list[Path]
+    sft: SFTConfig
+
+
+class RewardJob(_Record):
+    """Train a reward model from a checkpoint on comparisons into `out`; its rewards are normalised to
+    average 0 on the demonstrations in `normalise` (when empty: on the training comparisons' best
+    answers)."""
+
+    out: Path
+    parent: Path
+    parent_sha256: str
+    tokenizer: Path
+    train: list[Path]
+    validation: list[Path]
+    normalise: list[Path]
+    reward: RewardConfig
+
+
 class TrainingResult(_Record):
     """`result.json`: the step reached, the sha256 of each file handed on, and the run's scores."""
 
@@ -67,6 +94,8 @@ class TrainingResult(_Record):
     accumulation: int | None = None
     task: str | None = None  # fine-tuning: the task, its validation scores and example counts
     scores: dict[str, float] = {}
+    baseline: dict[str, float] = {}  # the same held-out scores of the weights training started from
+    trainable: int | None = None  # parameters trained (fewer than `parameters` with LoRA)
     n_train: int | None = None
     n_validation: int | None = None
 

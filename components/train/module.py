@@ -1,11 +1,11 @@
 """The GPT as a LightningModule: GPT-2's optimisation recipe, losses in bits per byte, samples.
 
-AdamW with weight decay on matrices only (biases and LayerNorm gains are not decayed, as GPT-1 and
-nanoGPT do), linear warmup then cosine decay to `min_lr_ratio` of the peak (GPT-1, section 4.1),
-gradient norm clipping over all parameters (every shard of them under FSDP). Dropout is reseeded
-from (seed, rank, micro-batch index) at every step, so a resumed run draws the same masks as an
-uninterrupted one and no two processes draw the same. Validation losses are summed over every
-process's share of the batches and divided once, so they equal a one-process run's on those batches.
+AdamW with weight decay on matrices only, linear warmup then cosine decay to `min_lr_ratio` of the
+peak (GPT-1, section 4.1; `components.train.optim`), gradient norm clipping over all parameters (every
+shard of them under FSDP). Dropout is reseeded from (seed, rank, micro-batch index) at every step, so
+a resumed run draws the same masks as an uninterrupted one and no two processes draw the same.
+Validation losses are summed over every process's share of the batches and divided once, so they equal
+a one-process run's on those batches.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 
 from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.train.distributed import seed_of, shard
+from webtext.components.train.optim import adamw_warmup_cosine
 
 
 class GPTModule(L.LightningModule):
@@ -99,18 +100,6 @@ class GPTModule(L.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        matrices = [p for p in self.model.parameters() if p.requires_grad and p.dim() >= 2]
-        others = [p for p in self.model.parameters() if p.requires_grad and p.dim() < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": matrices, "weight_decay": h.weight_decay}, {"params": others, "weight_decay": 0.0}],
-            lr=h.learning_rate, betas=tuple(h.betas),
-        )
-
-        def factor(step: int) -> float:
-            if step < h.warmup_steps:
-                return (step + 1) / h.warmup_steps
-            progress = min(1.0, (step - h.warmup_steps) / max(1, h.max_steps - h.warmup_steps))
-            return h.min_lr_ratio + (1 - h.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return adamw_warmup_cosine(self.model.parameters(), learning_rate=h.learning_rate,
+                                   weight_decay=h.weight_decay, warmup_steps=h.warmup_steps,
+                                   max_steps=h.max_steps, min_lr_ratio=h.min_lr_ratio, betas=tuple(h.betas))

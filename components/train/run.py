@@ -84,9 +84,10 @@ def latest_checkpoint(directory: Path) -> Path | None:
 
 
 class Progress(L.Callback):
-    """A `@progress` JSON line every `every` steps and after each validation (from global rank 0)."""
+    """A `@progress` JSON line every `every` steps (the loss, and the token rate when `tokens_per_step`
+    is known) and after each validation (every `val/` metric), from global rank 0."""
 
-    def __init__(self, every: int, max_steps: int, tokens_per_step: int):
+    def __init__(self, every: int, max_steps: int, tokens_per_step: int | None = None):
         self.every, self.max_steps, self.tokens_per_step = every, max_steps, tokens_per_step
         self._last = (-1, time.perf_counter())
 
@@ -101,7 +102,8 @@ class Progress(L.Callback):
             return
         now = time.perf_counter()
         previous, then = self._last
-        rate = (step - previous) * self.tokens_per_step / (now - then) if previous >= 0 else None
+        rate = ((step - previous) * self.tokens_per_step / (now - then)
+                if previous >= 0 and self.tokens_per_step else None)
         self._last = (step, now)
         loss = trainer.callback_metrics.get("train/loss")
         self._emit(trainer, loss=float(loss) if loss is not None else None, tokens_per_s=rate)
@@ -109,7 +111,8 @@ class Progress(L.Callback):
     def on_validation_end(self, trainer, module) -> None:
         if not trainer.sanity_checking:
             metrics = trainer.callback_metrics
-            self._emit(trainer, val_loss=float(metrics["val/loss"]), val_bpb=float(metrics["val/bpb"]))
+            self._emit(trainer, **{name.replace("/", "_"): float(value)
+                                   for name, value in metrics.items() if name.startswith("val/")})
 
 
 def train(job: PretrainJob) -> TrainingResult | None:

@@ -16,7 +16,7 @@ from webtext.flows.register import register
 
 pytestmark = pytest.mark.slow
 
-NO_FINETUNE = ["finetune.tasks=[]"]  # this module's checks need no fine-tuned checkpoints
+NO_TRAINED = ["finetune.tasks=[]", "sft.data=null", "reward.data=null"]  # no checkpoints trained from it
 STRICTER = "extract.filters.min_words=120"  # the extract threshold the last tests change
 PLANTED = ("{name: planted, type: last_word, max_examples: 4, "
            "files: {test: '${WEBTEXT_HOME}/planted.jsonl'}}")
@@ -45,7 +45,7 @@ def with_planted_task(home: Home) -> list[str]:
     lines = [json.dumps({"text": " ".join(text.split()[:40])}) for text in passages]
     (home.root / "planted.jsonl").write_text("\n".join(lines) + "\n")
     tasks = tiny().evaluate.model_dump(mode="json")["tasks"]
-    return [*NO_FINETUNE, f"evaluate.tasks={json.dumps(tasks)[:-1]}, {PLANTED}]"]
+    return [*NO_TRAINED, f"evaluate.tasks={json.dumps(tasks)[:-1]}, {PLANTED}]"]
 
 
 @pytest.fixture(scope="module")

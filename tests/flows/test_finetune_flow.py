@@ -29,11 +29,12 @@ def finetuned(tiny_run):
 
 def test_the_pipeline_runs_every_stage_and_a_rerun_is_up_to_date(finetuned):
     _, results, rerun = finetuned
-    assert [r.stage for r in results] == list(STAGES) == \
-        ["source", "crawl", "extract", "tokenize", "pretrain", "finetune", "evaluate", "register"]
+    stages = ["source", "crawl", "extract", "tokenize", "pretrain", "finetune", "sft", "reward", "evaluate",
+              "register"]
+    assert [r.stage for r in results] == list(STAGES) == stages
     assert all(r.up_to_date for r in results[:5])  # run before it, stage by stage
     assert "4 of 4 tasks fine-tuned" in results[5].summary
-    assert "promoted to champion; fine-tuned: " in results[-1].summary
+    assert "promoted to champion; trained from it: " in results[-1].summary
     assert rerun.up_to_date and "up to date" in rerun.summary
 
 

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 TASKS = {"sentiment": "classification", "inference": "entailment", "paraphrase": "similarity",
          "story": "multiple_choice"}
-FINETUNED = "fine-tuned: " + ", ".join(f"webtext-tiny-{task}:1" for task in sorted(TASKS))
+# every model trained from webtext-tiny:1: the fine-tuned tasks' and the chat and reward models
+FINETUNED = "trained from it: " + ", ".join(sorted([*(f"webtext-tiny-{task}:1" for task in TASKS),
+                                                    "webtext-tiny-sft:1", "webtext-tiny-reward:1"]))
 
 
 def query(home, sql, params=()):
@@ -63,10 +65,14 @@ def test_each_fine_tuned_checkpoint_is_a_version_naming_its_parent(home, tiny_ru
     [(parent_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'pretrain'")
     tuned = dict(query(home, "SELECT json_extract_string(config, '$.task.name'), checkpoint_id "
                              "FROM checkpoints WHERE kind = 'finetune' AND parent_id = ?", [parent_id]))
+    [(chat_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'sft'")
+    [(judge_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'reward'")
     versions = query(home, "SELECT name, version, checkpoint_id, parent_name, parent_version "
                            "FROM model_versions ORDER BY name")
-    assert versions == [("webtext-tiny", 1, parent_id, None, None)] + [
-        (f"webtext-tiny-{task}", 1, tuned[task], "webtext-tiny", 1) for task in sorted(TASKS)]
+    assert versions == [("webtext-tiny", 1, parent_id, None, None)] + sorted([
+        *((f"webtext-tiny-{task}", 1, tuned[task], "webtext-tiny", 1) for task in TASKS),
+        ("webtext-tiny-sft", 1, chat_id, "webtext-tiny", 1),
+        ("webtext-tiny-reward", 1, judge_id, "webtext-tiny-sft", 1)])
     summary = tiny_run.pipeline[-1].summary
     assert summary.startswith("register: webtext-tiny:1") and f"promoted to champion; {FINETUNED}" in summary
     lineage = json.loads((home.registry / "webtext-tiny-story" / "1" / "lineage.json").read_text())
@@ -90,7 +96,7 @@ def test_a_version_registered_before_gets_its_fine_tuned_versions_on_rerun(tiny_
     [(parent_id,)] = query(home, "SELECT checkpoint_id FROM model_versions WHERE name = 'webtext-tiny'")
     assert result.summary == \
         f"register: webtext-tiny:1 (checkpoint {parent_id}), registered before; {FINETUNED}"
-    assert query(home, "SELECT count(*) FROM model_versions") == [(5,)]
+    assert query(home, "SELECT count(*) FROM model_versions") == [(7,)]
     assert query(home, "SELECT count(*) FROM model_promotions WHERE name = 'webtext-tiny'") == [(1,)]
 
 
@@ -98,7 +104,8 @@ def test_list_and_show_name_fine_tuned_versions_and_generate_refuses_one(home, c
     cli = cli_in(home)
     code, out, _ = cli("models", "list")
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
-    assert code == 0 and set(rows) == {"webtext-tiny:1", *(f"webtext-tiny-{task}:1" for task in TASKS)}
+    assert code == 0 and set(rows) == {"webtext-tiny:1", *(f"webtext-tiny-{task}:1" for task in TASKS),
+                                       "webtext-tiny-sft:1", "webtext-tiny-reward:1"}
     assert "webtext-tiny:1" in rows["webtext-tiny-sentiment:1"].split()[3:]
     code, out, _ = cli("models", "show", "webtext-tiny-inference")
     assert code == 0 and "fine-tuned   from webtext-tiny:1" in out
@@ -106,7 +113,7 @@ def test_list_and_show_name_fine_tuned_versions_and_generate_refuses_one(home, c
         "not_entailment" in out
     code, out, _ = cli("models", "show", "webtext-tiny:1")
     assert "fine-tuned versions: webtext-tiny-inference:1, webtext-tiny-paraphrase:1, " \
-        "webtext-tiny-sentiment:1, webtext-tiny-story:1" in out
+        "webtext-tiny-sentiment:1, webtext-tiny-sft:1, webtext-tiny-story:1" in out
     code, _, err = cli("generate", "webtext-tiny-sentiment", "--prompt", "The")
     assert code == 1 and "is fine-tuned (classification)" in err and "`webtext predict` runs it" in err
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from webtext.components.model.gpt import GPT, GPTConfig, KVCache, left_pad
+from webtext.components.model.gpt import GPT, GPTConfig, KVCache, left_pad, next_tokens
 from webtext.components.model.hf import from_hf, to_hf_state_dict
 from webtext.components.model.presets import PRESETS, model_config
 
@@ -100,6 +100,44 @@ def test_generate_extends_the_prompt_and_greedy_is_deterministic():
     assert torch.equal(out, model.generate(prompt, 10, temperature=0))  # past the context too
     sampled = model.generate(prompt, 10, top_k=1, generator=torch.Generator().manual_seed(0))
     assert torch.equal(sampled, out)  # top-1 sampling is greedy
+
+
+def drawn(logits: list[float], n: int = 4000, **options) -> torch.Tensor:
+    """`n` ids drawn from one row of probabilities, as logits, with a seeded generator."""
+    rows = torch.tensor([logits]).log().repeat(n, 1)
+    return next_tokens(rows, generator=torch.Generator().manual_seed(0), **options)[:, 0]
+
+
+def test_nucleus_sampling_draws_from_the_fewest_likeliest_tokens_that_reach_top_p():
+    probabilities = [0.5, 0.3, 0.15, 0.05]
+    nucleus = drawn(probabilities, temperature=1.0, top_p=0.7)  # 0.5 < 0.7 <= 0.5 + 0.3
+    assert set(nucleus.tolist()) == {0, 1}
+    assert float((nucleus == 0).float().mean()) == pytest.approx(0.5 / 0.8, abs=0.03)  # renormalised
+    assert set(drawn(probabilities, temperature=1.0, top_p=1.0).tolist()) == {0, 1, 2, 3}
+    assert set(drawn(probabilities, temperature=1.0, top_p=0.5).tolist()) == {0}  # the likeliest reaches it
+    assert set(drawn(probabilities, temperature=1.0, top_p=0.01).tolist()) == {0}  # and is always kept
+    shuffled = drawn([0.05, 0.3, 0.15, 0.5], temperature=1.0, top_p=0.7)  # by probability, not position
+    assert set(shuffled.tolist()) == {1, 3}
+
+
+def test_nucleus_comes_after_temperature_and_top_k():
+    probabilities = [0.5, 0.3, 0.15, 0.05]
+    # temperature 2: proportional to sqrt(p), 0.379 0.294 0.208 0.120; the first two hold 0.673 < 0.7
+    assert set(drawn(probabilities, temperature=2.0, top_p=0.7).tolist()) == {0, 1, 2}
+    # top-k 3 renormalises to 0.526 0.316 0.158: the first two now reach 0.83, which 0.5 + 0.3 do not
+    assert set(drawn(probabilities, temperature=1.0, top_k=3, top_p=0.83).tolist()) == {0, 1}
+    assert set(drawn(probabilities, temperature=1.0, top_p=0.83).tolist()) == {0, 1, 2}
+
+
+def test_generate_samples_from_the_nucleus_and_refuses_a_mass_outside_0_1():
+    model = GPT(GPTConfig(vocab_size=50, block_size=8, n_layer=1, n_head=2, n_embd=16)).eval()
+    prompt = torch.tensor([[1, 2, 3]])
+    greedy = model.generate(prompt, 10, temperature=0)
+    narrow = model.generate(prompt, 10, top_p=1e-6, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(narrow, greedy)  # only the likeliest reaches a vanishing mass
+    for top_p in (0, 1.5):
+        with pytest.raises(ValueError, match=f"top_p={top_p} is not a probability mass"):
+            model.generate(prompt, 1, top_p=top_p)
 
 
 @pytest.mark.parametrize("shape", [{}, {"pre_ln": False}, {"local_window": 3}, {"share_layers": True}],

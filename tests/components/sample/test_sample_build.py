@@ -29,8 +29,10 @@ def test_rebuild_leaves_identical_files_alone(tmp_path):
                 for split in ("train", "validation")]
     tasks = sorted([*labelled, "tasks/cloze/validation.tsv", "tasks/lastword/test.jsonl",
                     "tasks/lastword/train.jsonl"])
+    instruct = [f"instruct/{kind}/{split}.jsonl" for kind in ("comparisons", "demonstrations")
+                for split in ("train", "validation")]
     # no temporary files left behind
-    assert names == ["RS_sample.ndjson.zst", "ground_truth.json", *tasks, "texts/heldout.txt"]
+    assert names == ["RS_sample.ndjson.zst", "ground_truth.json", *instruct, *tasks, "texts/heldout.txt"]
 
 
 def test_another_config_rewrites_the_files(tmp_path):

@@ -1,0 +1,3 @@
+from webtext.components.instruct.run import main
+
+raise SystemExit(main())

@@ -35,6 +35,10 @@ from webtext.flows.training import run_jobs
 from webtext.warehouse import finetune as scores
 from webtext.warehouse import pretrain as checkpoints
 
+# Not in a checkpoint's id: the data are hashed by their bytes, and `init` only says how the parent,
+# whose id and weights are hashed, was found.
+UNHASHED = {"data", "init"}
+
 
 @dataclass(frozen=True)
 class Work:
@@ -72,7 +76,7 @@ class PostTrainingStage(Stage):
         data = settings.data
         digest = data_sha256(data, [data.train_split, data.validation_split], self.cache(ctx), self.key)
         checkpoint_id = self.output_id(parent.checkpoint_id, parent.sha256, digest, self.extra(ctx),
-                                       settings.model_dump(mode="json", exclude={"data"}))
+                                       settings.model_dump(mode="json", exclude=UNHASHED))
         row = checkpoints.checkpoint_row(ctx.con, checkpoint_id)
         if row is None or not weights_verify(ctx.home.runs / checkpoint_id, row["sha256"]):
             return Plan(f"checkpoint {checkpoint_id} is not trained from {parent.checkpoint_id}",

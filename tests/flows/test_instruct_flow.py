@@ -126,11 +126,18 @@ def test_a_rerun_is_up_to_date_and_new_data_trains_anew(tiny_run, tmp_path):
     home = tiny_run.copy(tmp_path / "home")
     with in_home(home.root):
         assert all(STAGES[name].flow(tiny()).up_to_date for name in ("sft", "reward"))
+        # the registered version of the same pretrained checkpoint: the same parent, the same run
+        registered = {step.stage: step for step in plan(tiny("sft.init=webtext-tiny@champion"), home)}
+        refused = {step.stage: step for step in plan(tiny("sft.init=webtext-tiny-story:1"), home)}
         demos = home.sample / "instruct" / "demonstrations" / "train.jsonl"
         demos.write_text("".join(demos.read_text().splitlines(keepends=True)[:-1]))  # one fewer
         steps = {step.stage: step for step in plan(tiny(), home)}
     assert steps["sft"].action == "run" and "is not trained from" in steps["sft"].reason
     assert steps["reward"].action == "follows sft"
+    assert registered["sft"].action == registered["reward"].action == "up to date"
+    assert refused["sft"].action == "blocked" and \
+        "sft.init='webtext-tiny-story:1' is a finetune checkpoint; start from one of kind pretrain, sft" in \
+        refused["sft"].reason
 
 
 def test_lora_fine_tuning_saves_the_adapters_apart_and_merges_them_into_the_task_model(tiny_run, tmp_path):

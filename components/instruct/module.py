@@ -87,10 +87,15 @@ class PostTrainingModule(L.LightningModule):
     def __init__(self, model: torch.nn.Module, settings: PostTraining, max_steps: int):
         super().__init__()
         self.model, self.settings, self.max_steps = model, settings, max_steps
+        self.scored_in_training: int | None = None  # the step of the last held-out scoring while fitting
         self._configured = False
 
     def backbone(self) -> GPT:
         raise NotImplementedError
+
+    def on_validation_end(self) -> None:
+        if self.trainer.state.fn == "fit":
+            self.scored_in_training = self.global_step
 
     def configure_model(self) -> None:
         if self.device_mesh is not None and not self._configured:

@@ -28,7 +28,14 @@ from webtext.components.files import atomic_path, sha256_file
 from webtext.components.instruct import reward as rm
 from webtext.components.instruct.chat import Encoder
 from webtext.components.instruct.checkpoint import chat_config, reward_config
-from webtext.components.instruct.module import RecordData, RewardModule, SFTModule, reward_batch, sft_batch
+from webtext.components.instruct.module import (
+    PostTrainingModule,
+    RecordData,
+    RewardModule,
+    SFTModule,
+    reward_batch,
+    sft_batch,
+)
 from webtext.components.instruct.sft import sft_examples
 from webtext.components.instruct.sources import read_files
 from webtext.components.model.checkpoint import load_model
@@ -80,15 +87,18 @@ def _trainer(settings: PostTraining, out: Path, max_steps: int) -> L.Trainer:
     )
 
 
-def _fit(trainer: L.Trainer, module: L.LightningModule, data: RecordData, out: Path) -> tuple[dict, dict]:
-    """Score the held-out records, train (resuming from the newest whole checkpoint), score again."""
+def _fit(trainer: L.Trainer, module: PostTrainingModule, data: RecordData, out: Path) -> tuple[dict, dict]:
+    """Score the held-out records, train (resuming from the newest whole checkpoint), and score them
+    again, unless training did at its last step."""
     before = trainer.validate(module, datamodule=data, verbose=False)[0]
     resume = latest_checkpoint(out / CHECKPOINTS)
     if resume is not None and trainer.is_global_zero:
         print(f"resuming from {resume.name}", flush=True)
     trainer.fit(module, datamodule=data, ckpt_path=resume)
-    after = trainer.validate(module, datamodule=data, verbose=False)[0]
-    return before, after
+    if module.scored_in_training == trainer.global_step:
+        return before, {name: value for name, value in trainer.callback_metrics.items()
+                        if name.startswith("val/")}
+    return before, trainer.validate(module, datamodule=data, verbose=False)[0]
 
 
 def _scores(metrics: dict) -> dict[str, float]:

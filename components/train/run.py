@@ -106,7 +106,8 @@ class Progress(L.Callback):
                 if previous >= 0 and self.tokens_per_step else None)
         self._last = (step, now)
         loss = trainer.callback_metrics.get("train/loss")
-        self._emit(trainer, loss=float(loss) if loss is not None else None, tokens_per_s=rate)
+        self._emit(trainer, loss=float(loss) if loss is not None else None,
+                   **({"tokens_per_s": rate} if self.tokens_per_step else {}))
 
     def on_validation_end(self, trainer, module) -> None:
         if not trainer.sanity_checking:

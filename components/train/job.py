@@ -56,8 +56,8 @@ class FinetuneJob(_Record):
     cache_dir: Path
 
 
-class SFTJob(_Record):
-    """Fine-tune a checkpoint on demonstrations (the files of each split, resolved) into `out`."""
+class PostTrainingJob(_Record):
+    """Train from a checkpoint on records (the files of each split, resolved) into `out`."""
 
     out: Path
     parent: Path
@@ -65,20 +65,18 @@ class SFTJob(_Record):
     tokenizer: Path
     train: list[Path]
     validation: list[Path]
+
+
+class SFTJob(PostTrainingJob):
+    """Fine-tune a checkpoint on demonstrations."""
+
     sft: SFTConfig
 
 
-class RewardJob(_Record):
-    """Train a reward model from a checkpoint on comparisons into `out`; its rewards are normalised to
-    average 0 on the demonstrations in `normalise` (when empty: on the training comparisons' best
-    answers)."""
+class RewardJob(PostTrainingJob):
+    """Train a reward model from a checkpoint on comparisons; its rewards are normalised to average 0
+    on the demonstrations in `normalise` (when empty: on the training comparisons' best answers)."""
 
-    out: Path
-    parent: Path
-    parent_sha256: str
-    tokenizer: Path
-    train: list[Path]
-    validation: list[Path]
     normalise: list[Path]
     reward: RewardConfig
 

@@ -67,13 +67,13 @@ def test_the_reward_model_is_trained_from_the_chat_model_scored_and_normalised(t
     judge_id, parent_id, config = checkpoint(home, "reward")
     assert parent_id == chat_id and len(config["normalised_on_sha256"]) == 1
     held_out = scores(home, judge_id, "comparisons")
-    # 2 x 64 after 30 steps of pretraining, 45 steps on 240 comparisons: its held-out accuracy is that
+    # 2 x 64 after 30 steps of pretraining, 15 steps on 240 comparisons: its held-out accuracy is that
     # of a model this small (0.48 to 0.68 across runs); tests/components/instruct/test_run.py checks the
     # ranking a reward model learns on records it can learn
     assert set(held_out) == {"accuracy", "margin", "loss"} and held_out["accuracy"][2] == 48
     assert 0 <= held_out["accuracy"][0] <= 1 and held_out["loss"][0] > 0
     result = json.loads((home.runs / judge_id / "result.json").read_text())
-    assert result["step"] == 45 and result["n_train"] == 240
+    assert result["step"] == 15 and result["n_train"] == 240
     # the SFT training demonstrations average a reward of 0
     reward = load_reward(home.runs / judge_id, result["files"]["model.safetensors"])
     [(tokenizer,)] = query(home, "SELECT path FROM tokenizers")
@@ -81,7 +81,7 @@ def test_the_reward_model_is_trained_from_the_chat_model_scored_and_normalised(t
     demos = read_demonstrations(home.sample / "instruct" / "demonstrations" / "train.jsonl").records
     rewards = score(reward, [answer_tokens(encode, encode.eot, d.turns[:-1], d.turns[-1].content, 64)
                              for d in demos])
-    assert abs(float(rewards.mean())) < 1e-3 and float(rewards.std()) > 0.01
+    assert abs(float(rewards.mean())) < 1e-5 < float(rewards.abs().max())
 
 
 def test_chat_reward_and_export_use_the_registered_versions(tiny_run, cli_in, tmp_path):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ from webtext.components.instruct.run import run_reward, run_sft
 from webtext.components.model.checkpoint import load_model
 from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.model.lora import ADAPTER, apply_lora, load_adapter
-from webtext.components.train.job import RewardJob, SFTJob
+from webtext.components.train.job import RewardJob, SFTJob, TrainingResult
 
 pytestmark = pytest.mark.slow
 
@@ -69,27 +71,34 @@ def sft_job(world: Path, out: Path, **settings) -> SFTJob:
                   sft=SFTConfig(data=data, **{**SETTINGS, **settings}))
 
 
-def test_sft_lowers_the_held_out_response_loss_and_writes_a_chat_model(world, tmp_path):
-    result = run_sft(sft_job(world, tmp_path / "sft"))
+@pytest.fixture(scope="module")
+def trained(world, tmp_path_factory) -> tuple[Path, TrainingResult]:
+    """One SFT run of the defaults, which the tests below compare other runs with."""
+    out = tmp_path_factory.mktemp("sft")
+    return out, run_sft(sft_job(world, out))
+
+
+def test_sft_lowers_the_held_out_response_loss_and_writes_a_chat_model(world, trained):
+    out, result = trained
     assert result.step == 18 and result.n_train == 48 and result.n_validation == 16
     assert result.scores["bpb"] < 0.8 * result.baseline["bpb"]
-    model = load_model(tmp_path / "sft", result.weights_sha256)
-    assert json.loads((tmp_path / "sft" / "config.json").read_text())["chat"]["format"] == "hh"
+    model = load_model(out, result.weights_sha256)
+    assert json.loads((out / "config.json").read_text())["chat"]["format"] == "hh"
     base = world / "base"
     assert model.config == load_model(base, sha256_file(base / "model.safetensors")).config
 
 
-def test_a_killed_sft_run_resumes_to_the_weights_of_an_uninterrupted_one(world, tmp_path):
-    whole = run_sft(sft_job(world, tmp_path / "whole"))
+def test_a_killed_sft_run_resumes_to_the_weights_of_an_uninterrupted_one(world, trained, tmp_path):
+    out, whole = trained
     killed = tmp_path / "killed"
-    shutil.copytree(tmp_path / "whole" / "checkpoints", killed / "checkpoints")
+    shutil.copytree(out / "checkpoints", killed / "checkpoints")
     for late in sorted((killed / "checkpoints").glob("step-*.ckpt"))[1:]:  # as if killed before step 18
         late.unlink()
     assert [p.name for p in (killed / "checkpoints").glob("*.ckpt")] == ["step-00000012.ckpt"]
     resumed = run_sft(sft_job(world, killed))
     assert resumed.step == whole.step and resumed.scores == whole.scores
     ours = load_file(killed / "model.safetensors")
-    theirs = load_file(tmp_path / "whole" / "model.safetensors")
+    theirs = load_file(out / "model.safetensors")
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
 
 
@@ -124,3 +133,17 @@ def test_the_reward_model_ranks_held_out_answers_and_its_demonstrations_average_
     rewards = score(model, [answer_tokens(encode, encode.eot, d.turns[:-1], d.turns[-1].content, 64)
                             for d in demos])
     assert abs(float(rewards.mean())) < 1e-4
+
+
+def test_two_processes_score_the_held_out_records_as_one_and_train(world, trained, tmp_path):
+    """DDP on two CPU processes (gloo), started as the stage starts a run: each scores its share of the
+    held-out records and the sums are reduced, so the starting model's score is one process's."""
+    _, one = trained
+    job = sft_job(world, tmp_path / "two", devices=2, strategy="ddp")
+    job.write(tmp_path / "two" / "job.json")
+    command = [sys.executable, "-m", "webtext.components.instruct", str(tmp_path / "two" / "job.json")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    two = TrainingResult.read(tmp_path / "two" / "result.json")
+    assert two.baseline == pytest.approx(one.baseline, rel=1e-6) and two.n_validation == 16
+    assert two.step == one.step and two.scores["bpb"] < two.baseline["bpb"]

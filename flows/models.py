@@ -32,8 +32,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     promote.add_argument("alias", help="the alias, e.g. champion")
     promote.add_argument("--force", action="store_true", help="promote even past failed gates (logged)")
     add_config_options(promote)
-    export = actions.add_parser("export", help="write a directory transformers loads (AutoModelForCausalLM; "
-                                "a fine-tuned classifier: AutoModelForSequenceClassification)")
+    export = actions.add_parser(
+        "export", help="write a directory transformers loads (AutoModelForCausalLM; a fine-tuned classifier "
+                       "or a reward model: AutoModelForSequenceClassification)")
     export.add_argument("ref", help="NAME, NAME:VERSION, NAME@ALIAS or a checkpoint id")
     export.add_argument("--out", type=Path, required=True, help="the directory to write (absent or empty)")
 
@@ -111,7 +112,11 @@ def run(args: argparse.Namespace, home: Home) -> int:
 
     architecture = export_transformers(directory, args.out.resolve(), lineage)
     print(f"exported {version['name']}:{version['version']} as {architecture} to {args.out}")
-    if "task" in lineage:
+    if "reward" in lineage:
+        print(f"load it: transformers.AutoModelForSequenceClassification.from_pretrained({str(args.out)!r}): "
+              f"one logit, the reward, read at the last token that is not padding; its tokenizer's chat "
+              f"template frames a prompt and answer as training did")
+    elif "task" in lineage:
         print(f"load it: transformers.pipeline('text-classification', model={str(args.out)!r}); its "
               f"tokenizer frames a text, or a pair as tokenizer(premise, hypothesis), as fine-tuning did")
     else:

@@ -168,46 +168,32 @@ def verify_version(directory: Path, lineage_sha256: str) -> dict:
     return lineage
 
 
-def _sections(directory: Path) -> dict:
-    """What the checkpoint's config.json says it became beyond its shape (`components.model.checkpoint`:
-    `task`, `reward`, `chat`); read before the weights, to refuse what cannot be exported first."""
-    from webtext.components.model.checkpoint import SECTIONS
-
-    path = directory / CONFIG
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path} cannot be read as JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise InputError(f"{path} is not a JSON object")
-    return {key: raw[key] for key in SECTIONS if key in raw}
-
-
 def export_transformers(directory: Path, out: Path, lineage: dict) -> str:
     """Write `out` so that transformers' AutoModelForCausalLM and AutoTokenizer load it: the weights in
     GPT2LMHeadModel's (pre-LN) or OpenAIGPTLMHeadModel's (post-LN) names, their config, the tokenizer
-    and the model card; for a fine-tuned classifier, AutoModelForSequenceClassification
-    (`components.finetune.export`). A model trained on conversations (a `chat` section in its
-    config.json) also gets the format's `chat_template`, so `apply_chat_template` prompts it as it
-    was trained. `out` must be absent or empty; what transformers cannot express (a reward model, for
-    one) is refused before anything is written. Returns the transformers class written."""
+    and the model card; for a fine-tuned classifier or a reward model, AutoModelForSequenceClassification
+    (`components.finetune.export`, `components.instruct.export`). A model trained on conversations (a
+    `chat` section in its lineage) also gets the format's `chat_template`, so `apply_chat_template`
+    prompts it as it was trained. `out` must be absent or empty; what transformers cannot express is
+    refused before anything is written. Returns the transformers class written."""
     from safetensors.torch import save_file
 
     from webtext.components.instruct.chat import write_chat_template
-    from webtext.components.model.checkpoint import CHAT, REWARD, load_model
+    from webtext.components.model.checkpoint import load_model
     from webtext.components.model.hf import hf_config, to_hf_state_dict
 
-    sections = _sections(directory)
-    if REWARD in sections:
-        raise InputError(f"{lineage['name']}:{lineage['version']} is a reward model: transformers has no "
-                         f"model class for a GPT with a scalar reward head and a normalising offset, so it "
-                         f"cannot be exported; `webtext reward` scores answers with it")
     weights_sha256 = lineage["files"][WEIGHTS]
     try:
         if "task" in lineage:
             from webtext.components.finetune.export import classifier_export
 
             config, tensors, texts = classifier_export(directory, weights_sha256, lineage["eot_id"])
+        elif "reward" in lineage:
+            from webtext.components.instruct.checkpoint import load_reward
+            from webtext.components.instruct.export import reward_export
+
+            config, tensors, texts = reward_export(load_reward(directory, weights_sha256),
+                                                   directory / "tokenizer.json", lineage["eot_id"])
         else:
             model = load_model(directory, weights_sha256)
             config, tensors = hf_config(model.config, lineage["eot_id"]), to_hf_state_dict(model)
@@ -224,7 +210,7 @@ def export_transformers(directory: Path, out: Path, lineage: dict) -> str:
         (scratch / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
         for name, text in texts.items():
             (scratch / name).write_text(text)
-        if CHAT in sections:
+        if "chat" in lineage:
             write_chat_template(scratch)
         shutil.copyfile(directory / CARD, scratch / CARD)
 

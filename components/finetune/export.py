@@ -31,6 +31,7 @@ import torch
 from webtext.components.config import TaskConfig
 from webtext.components.finetune.checkpoint import Finetuned
 from webtext.components.finetune.heads import TaskModel
+from webtext.components.model.gpt import GPT
 
 ARCHITECTURES = {True: "GPT2ForSequenceClassification", False: "OpenAIGPTForSequenceClassification"}
 _FOLD_TOLERANCE = 1e-6  # of W d - b: float64 least squares on a full-rank head lands far below it
@@ -58,26 +59,32 @@ def classifier_config(finetuned: Finetuned, eot_id: int) -> dict:
             "id2label": dict(enumerate(names)), "label2id": {name: i for i, name in enumerate(names)}}
 
 
-def _last_norm_bias(model: TaskModel) -> str:
+def _last_norm_bias(gpt: GPT) -> str:
     """The name of the bias the final hidden states end with: GPT-2's `ln_f`, GPT-1's last `ln_2`."""
-    config = model.gpt.config
+    config = gpt.config
     return "transformer.ln_f.bias" if config.pre_ln else f"transformer.h.{config.n_layer - 1}.ln_2.bias"
 
 
 def classifier_state_dict(model: TaskModel) -> dict[str, torch.Tensor]:
     """The backbone in transformers' names and layout, `score.weight` from our head, and the head's
     bias folded into the last LayerNorm's bias."""
+    return folded_state_dict(model.gpt, model.head.weight, model.head.bias)
+
+
+def folded_state_dict(gpt: GPT, weight: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
+    """`gpt` in transformers' names and layout with a linear head on its final states as `score.weight`,
+    the head's `bias` folded into the last LayerNorm's bias (transformers' `score` has none)."""
     from webtext.components.model.hf import to_hf_state_dict
 
-    weight, bias = model.head.weight.detach().double(), model.head.bias.detach().double()
+    weight, bias = weight.detach().double(), bias.detach().double()
     shift = torch.linalg.pinv(weight) @ bias  # the least-norm d with W d = b
     if (weight @ shift - bias).abs().max() > _FOLD_TOLERANCE * max(1.0, bias.abs().max().item()):
         raise ValueError("the head's rows are linearly dependent, so its bias cannot be folded into the "
                          "last LayerNorm; transformers' `score` layer has no bias of its own")
-    tensors = to_hf_state_dict(model.gpt)
-    name = _last_norm_bias(model)
+    tensors = to_hf_state_dict(gpt)
+    name = _last_norm_bias(gpt)
     tensors[name] = (tensors[name].double() + shift).float().contiguous()
-    tensors["score.weight"] = model.head.weight.detach().float().contiguous()
+    tensors["score.weight"] = weight.float().contiguous()
     return tensors
 
 

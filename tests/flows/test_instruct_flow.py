@@ -85,7 +85,7 @@ def test_the_reward_model_is_trained_from_the_chat_model_scored_and_normalised(t
 
 
 def test_chat_reward_and_export_use_the_registered_versions(tiny_run, cli_in, tmp_path):
-    from transformers import AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     run = cli_in(tiny_run.home)
     ask = ("chat", "webtext-tiny-sft:1", "--prompt", "What is the article about?", "--max-tokens", "8")
@@ -97,8 +97,10 @@ def test_chat_reward_and_export_use_the_registered_versions(tiny_run, cli_in, tm
     assert "fine-tuned   from webtext-tiny-sft:1" in out and "SFT demonstrations" in out
     code, _, err = run("chat", "webtext-tiny:1", "--prompt", "hello")
     assert code == 1 and "not trained on conversations" in err
-    code, out, err = run("reward", "webtext-tiny-reward:1", "--prompt", "Finish the sentence: The class body",
-                         "--answer", "is executed in a new frame.", "--answer", "is executed is executed is")
+    question = "Finish the sentence: The class body"
+    answers = ["is executed in a new frame.", "is executed is executed is"]
+    code, out, err = run("reward", "webtext-tiny-reward:1", "--prompt", question, "--answer", answers[0],
+                         "--answer", answers[1])
     assert code == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 2 and sum("(best)" in line for line in lines) == 1
@@ -110,7 +112,14 @@ def test_chat_reward_and_export_use_the_registered_versions(tiny_run, cli_in, tm
     ours, _ = encode_chat(encode, encode.eot, [Turn(**m) for m in messages])
     assert tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"] == ours
     code, _, err = run("models", "export", "webtext-tiny-reward:1", "--out", str(tmp_path / "judge"))
-    assert code == 1 and "is a reward model" in err and not (tmp_path / "judge").exists()
+    assert code == 0, err
+    judge = AutoModelForSequenceClassification.from_pretrained(tmp_path / "judge").eval()
+    framed = AutoTokenizer.from_pretrained(tmp_path / "judge").apply_chat_template(
+        [[{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+         for answer in answers], tokenize=True, return_dict=True, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        exported = judge(**framed).logits.squeeze(-1).tolist()
+    assert exported == pytest.approx([float(line.split()[0]) for line in lines], abs=1e-3)
 
 
 def test_a_mostly_malformed_file_stops_the_stage_before_any_training(tiny_run, tmp_path):

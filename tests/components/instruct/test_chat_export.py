@@ -1,5 +1,6 @@
 """A model trained on conversations exports with the chat format's template, so transformers prompts it
-with the ids it was trained on; a reward model, which transformers has no class for, is refused."""
+with the ids it was trained on; a reward model exports as a one-label sequence classifier that scores
+conversations as ours does."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ import pytest
 import torch
 
 from tests.components.instruct.tokenizer import train_tokenizer
-from webtext.components.errors import InputError
 from webtext.components.evaluate.registry import export_transformers
 from webtext.components.files import sha256_file
 from webtext.components.instruct.chat import CHAT_TEMPLATE, Turn, encode_chat
 from webtext.components.instruct.checkpoint import chat_config, reward_config
-from webtext.components.instruct.reward import RewardModel
+from webtext.components.instruct.reward import RewardModel, score
 from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.records import CONFIG, WEIGHTS
 from webtext.components.tokenize.bpe import tiktoken_encoding
@@ -45,7 +45,9 @@ def checkpoint(directory, tokenizer, model: torch.nn.Module, config: dict) -> di
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copyfile(source / name, directory / name)
     (directory / "README.md").write_text("# chat\n")
-    return {"name": "chat", "version": 1, "eot_id": EOT, "files": {WEIGHTS: sha256_file(directory / WEIGHTS)}}
+    sections = {key: config[key] for key in ("chat", "reward") if key in config}  # as the registry's lineage
+    return {"name": "chat", "version": 1, "eot_id": EOT, "files": {WEIGHTS: sha256_file(directory / WEIGHTS)},
+            **sections}
 
 
 def tiny_gpt(vocab: int) -> GPT:
@@ -81,10 +83,25 @@ def test_a_pretrained_model_exports_without_a_chat_template(tmp_path, tokenizer)
     assert "chat_template" not in json.loads((tmp_path / "export" / "tokenizer_config.json").read_text())
 
 
-def test_a_reward_model_is_refused_before_anything_is_written(tmp_path, tokenizer):
-    gpt = tiny_gpt(tokenizer[2])
-    lineage = checkpoint(tmp_path / "version", tokenizer, RewardModel(gpt),
-                         reward_config(gpt.config, "demonstrations"))
-    with pytest.raises(InputError, match="chat:1 is a reward model: transformers has no model class"):
-        export_transformers(tmp_path / "version", tmp_path / "export", lineage)
-    assert not (tmp_path / "export").exists()
+def test_an_exported_reward_model_scores_padded_conversations_as_ours(tmp_path, tokenizer):
+    _, encode, vocab = tokenizer
+    model = RewardModel(tiny_gpt(vocab)).eval()
+    with torch.no_grad():  # a bias and an offset that the export must fold in
+        model.head.bias.fill_(0.3)
+        model.offset.fill_(-0.2)
+    config = reward_config(model.gpt.config, "demonstrations")
+    lineage = checkpoint(tmp_path / "version", tokenizer, model, config)
+    out = tmp_path / "export"
+    assert export_transformers(tmp_path / "version", out, lineage) == "GPT2ForSequenceClassification"
+    conversations = [[Turn("user", "thanks"), Turn("assistant", "Paris.")],
+                     [Turn("user", "What is the capital of France? "), Turn("assistant", "Paris."),
+                      Turn("user", "thanks"), Turn("assistant", "bye")]]
+    ours = score(model, [encode_chat(encode, EOT, turns)[0] for turns in conversations])
+    hf = transformers.AutoModelForSequenceClassification.from_pretrained(out).eval()
+    batch = transformers.AutoTokenizer.from_pretrained(out).apply_chat_template(
+        [[{"role": t.role, "content": t.content} for t in turns] for turns in conversations], tokenize=True,
+        return_dict=True, padding=True, return_tensors="pt")
+    assert batch["input_ids"][0].tolist()[-1] != EOT  # the shorter one is padded, with another token
+    with torch.no_grad():
+        theirs = hf(**batch).logits.squeeze(-1)
+    assert torch.allclose(theirs, ours, atol=1e-5), (theirs, ours)

@@ -26,7 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 from webtext.components.config import PostTraining
 from webtext.components.errors import StageError
 from webtext.components.files import sha256_file
-from webtext.components.instruct.sources import data_sha256, read_split, split_files
+from webtext.components.instruct.sources import data_sha256, read_files, split_files
 from webtext.components.records import Checkpoint, weights_verify
 from webtext.components.train.job import JOB_FILE, TrainingResult
 from webtext.flows.pretrain import checkpoint_record
@@ -101,8 +101,9 @@ class PostTrainingStage(Stage):
         files = {split: split_files(data, split, self.cache(ctx), self.key)
                  for split in (data.train_split, data.validation_split)}
         skipped = []
-        for split in files:  # refuses a mostly malformed file before anything is trained
-            _, readings = read_split(data, split, self.cache(ctx), self.key, self.kind)
+        for split, paths in files.items():  # refuses a mostly malformed file before anything is trained
+            where = f"{self.key}: split {split!r}"
+            _, readings = read_files(paths, self.kind, data.max_malformed, None, where)
             skipped += [s for reading in readings for s in reading.skipped]
         for record in skipped[:5]:
             logger.warning("skipped %s", record)

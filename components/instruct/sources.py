@@ -52,14 +52,6 @@ def _hub_split(data: InstructData, split: str, cache_dir: Path, key: str) -> Pat
     return path
 
 
-def read_split(data: InstructData, split: str, cache_dir: Path, key: str, kind: str,
-               limit: int | None = None) -> tuple[list[R], list[Records[R]]]:
-    """The first `limit` records of a split's files (`kind`: demonstrations or comparisons), and each
-    file's reading (with the records it skipped). A mostly malformed file is an InputError."""
-    return read_files(split_files(data, split, cache_dir, key), kind, data.max_malformed, limit,
-                      f"{key}: split {split!r}")
-
-
 def read_files(paths: list[Path], kind: str, max_malformed: float, limit: int | None, what: str
                ) -> tuple[list[R], list[Records[R]]]:
     """The first `limit` records of `paths`, and each file's reading; an InputError when a file is

@@ -13,12 +13,14 @@ from webtext.components.config import AdapterConfig
 from webtext.components.errors import InputError
 from webtext.components.files import sha256_file
 from webtext.components.finetune.checkpoint import load_finetuned
+from webtext.components.finetune.run import finetune
 from webtext.components.instruct.chat import Encoder, Turn, encode_chat
 from webtext.components.instruct.checkpoint import load_reward
 from webtext.components.instruct.data import read_demonstrations
 from webtext.components.instruct.reward import answer_tokens, score
 from webtext.components.model.checkpoint import load_model
 from webtext.components.model.lora import ADAPTER, apply_lora, load_adapter
+from webtext.components.train.job import JOB_FILE, FinetuneJob
 from webtext.flows.pipeline import STAGES
 from webtext.flows.plan import plan
 
@@ -154,17 +156,19 @@ def test_a_rerun_is_up_to_date_and_new_data_trains_anew(tiny_run, tmp_path):
 
 
 def test_lora_fine_tuning_saves_the_adapters_apart_and_merges_them_into_the_task_model(tiny_run, tmp_path):
-    home = tiny_run.copy(tmp_path / "home", after="pretrain")
-    config = tiny()
-    config = config.model_copy(update={"finetune": config.finetune.model_copy(
-        update={"tasks": config.finetune.tasks[:1], "adapter": AdapterConfig(r=4, alpha=8, dropout=0.0)})})
-    with in_home(home.root):
-        assert "1 of 1 tasks fine-tuned" in STAGES["finetune"].flow(config).summary
-    [(tuned_id, parent_id)] = query(home, "SELECT checkpoint_id, parent_id FROM checkpoints "
-                                          "WHERE kind = 'finetune'")
+    """The pipeline's sentiment job again, in this process, with LoRA adapters."""
+    home = tiny_run.home
+    [(path, parent_id)] = query(home, "SELECT path, parent_id FROM checkpoints WHERE kind = 'finetune' AND "
+                                      "json_extract_string(config, '$.task.name') = 'sentiment'")
     [(parent_sha256,)] = query(home, "SELECT sha256 FROM checkpoints WHERE checkpoint_id = ?", [parent_id])
-    run = home.runs / tuned_id
-    result = json.loads((run / "result.json").read_text())
+    job = FinetuneJob.read(home.runs / path / JOB_FILE)
+    run = tmp_path / "lora"
+    run.mkdir()
+    lora = AdapterConfig(r=4, alpha=8, dropout=0.0)
+    settings = job.finetune.model_copy(update={"adapter": lora, "epochs": 1})
+    job = job.model_copy(update={"out": run, "cache_dir": tmp_path / "cache", "finetune": settings})
+    with in_home(home.root):  # the task files are named under ${WEBTEXT_HOME}
+        result = finetune(job).model_dump()
     assert result["trainable"] < result["parameters"] / 5
     with safe_open(run / ADAPTER, "pt") as f:
         assert f.metadata()["base_sha256"] == parent_sha256

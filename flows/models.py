@@ -157,6 +157,17 @@ def _show(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> int:
         parent = lineage["parent"]
         print(f"  fine-tuned   from {parent['name']}:{parent['version']} "
               f"(checkpoint {parent['checkpoint_id']})")
+    training = lineage.get("training", {})
+    if training.get("stage") == "align":
+        settings = training["align"]
+        if settings["reward"] == "classifier":
+            judge = f"classifier {settings['classifier']} (label {settings['label']!r})"
+        elif settings["reward"] == "model":
+            judge = f"reward model {training['reward_id']}"
+        else:
+            judge = "the prompts' rule"
+        how = f"against {judge}" if settings["method"] == "ppo" else f"on comparisons, judged by {judge}"
+        print(f"  aligned      by {settings['method']} {how}, beta {settings['beta']}")
     if "task" in lineage:
         task = lineage["task"]
         outputs = "a score" if task["regression"] else ", ".join(map(str, task["labels"]))

@@ -13,6 +13,7 @@ from prefect import flow
 
 from webtext.components.config import WebtextConfig
 from webtext.flows import (
+    align,
     crawl,
     evaluate,
     extract,
@@ -28,7 +29,7 @@ from webtext.flows.exclusive import holds_warehouse
 from webtext.flows.stage import Stage, StageResult
 
 STAGES: dict[str, Stage] = {module.STAGE.name: module.STAGE for module in (
-    source, crawl, extract, tokenize, pretrain, finetune, sft, reward, evaluate, register)}
+    source, crawl, extract, tokenize, pretrain, finetune, sft, reward, align, evaluate, register)}
 
 
 @flow(name="pipeline", flow_run_name=lambda: f"pipeline-{datetime.now(UTC):%Y-%m-%d-%H%M}")

@@ -52,8 +52,9 @@ class Work:
 class PostTrainingStage(Stage):
     """A stage that trains one checkpoint of kind `name` from `parent(ctx)` on `settings(config).data`."""
 
-    kind: ClassVar[str]  # demonstrations or comparisons: what the records are
+    kind: ClassVar[str]  # demonstrations, comparisons or prompts: what the records are
     task: ClassVar[str]  # the `evaluations.task` its held-out scores are written under
+    process: ClassVar[str] = "webtext.components.instruct"  # the module that trains, `python -m` it
 
     @abstractmethod
     def settings(self, ctx: Context) -> PostTraining: ...
@@ -68,10 +69,14 @@ class PostTrainingStage(Stage):
         """More of what the checkpoint depends on besides its parent, data and settings."""
         return {}
 
+    def records(self, ctx: Context) -> str:
+        """What the records are under the current config (`kind`, unless a setting chooses)."""
+        return self.kind
+
     def plan(self, ctx: Context) -> Plan:
         settings = self.settings(ctx)
         if settings.data is None:
-            return Plan(None, f"no {self.kind} configured", output=None)
+            return Plan(None, f"no {self.records(ctx)} configured", output=None)
         parent = self.parent(ctx)
         data = settings.data
         digest = data_sha256(data, [data.train_split, data.validation_split], self.cache(ctx), self.key)
@@ -103,7 +108,7 @@ class PostTrainingStage(Stage):
         skipped = []
         for split, paths in files.items():  # refuses a mostly malformed file before anything is trained
             where = f"{self.key}: split {split!r}"
-            _, readings = read_files(paths, self.kind, data.max_malformed, None, where)
+            _, readings = read_files(paths, self.records(ctx), data.max_malformed, None, where)
             skipped += [s for reading in readings for s in reading.skipped]
         for record in skipped[:5]:
             logger.warning("skipped %s", record)
@@ -114,18 +119,20 @@ class PostTrainingStage(Stage):
         logger.info("run %s: %s", work.checkpoint_id, job_file)
         result = TrainingResult.finished(run_dir)
         if result is None:
-            [result] = run_jobs(work.checkpoint_id, [job_file], "webtext.components.instruct",
+            [result] = run_jobs(work.checkpoint_id, [job_file], self.process,
                                 f"{self.name}-progress", settings.launcher)
         if not weights_verify(run_dir, result.weights_sha256):
             raise StageError(f"training {work.checkpoint_id}: its weights do not match the hash its run "
                              f"recorded")
         self._record(ctx, work, files, result)
-        _curve(self.name, run_dir, work.checkpoint_id)
+        _curves(self.name, run_dir, work.checkpoint_id, self.charts(ctx))
+        self.publish(ctx, run_dir, work.checkpoint_id)
         share = (f", {result.trainable:,} of {result.parameters:,} parameters trained"
                  if result.trainable != result.parameters else "")
         dropped = f", {len(skipped)} malformed records skipped" if skipped else ""
+        scored = self._scores(ctx, work.checkpoint_id)
         return (f"checkpoint {work.checkpoint_id} from {work.parent.checkpoint_id}, step {result.step}, "
-                f"{result.n_train} {self.kind}{share}{dropped} ({self._scores(ctx, work.checkpoint_id)})")
+                f"{result.n_train} {self.records(ctx)}{share}{dropped} ({scored})")
 
     def _record(self, ctx: Context, work: Work, files: dict[str, list[Path]], result: TrainingResult) -> None:
         settings = self.settings(ctx)
@@ -151,18 +158,30 @@ class PostTrainingStage(Stage):
         """The `evaluations` metrics of a run's held-out scores (`before`: of the parent's)."""
         return values
 
+    def charts(self, ctx: Context) -> tuple[tuple[str, ...], ...]:
+        """The `<stage>-curve` artifact's charts, each the logged metrics drawn on one set of axes."""
+        from webtext.components.train.curve import LOSSES
+
+        return (LOSSES,)
+
+    def publish(self, ctx: Context, run_dir: Path, checkpoint_id: str) -> None:
+        """More artifacts of a finished run than its progress and curves."""
+
     def _scores(self, ctx: Context, checkpoint_id: str) -> str:
         rows = scores.scores(ctx.con, [checkpoint_id])
         return "; ".join(f"{r['task']} {r['metric']} {r['value']:.3f}" for r in rows) or "no scores"
 
 
-def _curve(stage: str, run_dir: Path, checkpoint_id: str) -> None:
+def _curves(stage: str, run_dir: Path, checkpoint_id: str, charts: tuple[tuple[str, ...], ...]) -> None:
     from webtext.components.train.curve import read_curves, svg
 
-    picture = svg(read_curves(run_dir / "logs" / "metrics.csv"), f"{stage} loss of {checkpoint_id}")
-    encoded = base64.b64encode(picture.encode()).decode()
+    pictures = []
+    for names in charts:
+        picture = svg(read_curves(run_dir / "logs" / "metrics.csv", names),
+                      f"{stage} {', '.join(names)} of {checkpoint_id}")
+        pictures.append(f"![{', '.join(names)}](data:image/svg+xml;base64,"
+                        f"{base64.b64encode(picture.encode()).decode()})")
     create_markdown_artifact(
         key=f"{stage}-curve",
-        markdown=f"# {stage} {checkpoint_id}\n\n![loss curve](data:image/svg+xml;base64,{encoded})\n\n"
-                 f"logs in `{run_dir}`",
-        description=f"The {stage} run's training and held-out loss over steps.")
+        markdown=f"# {stage} {checkpoint_id}\n\n" + "\n\n".join(pictures) + f"\n\nlogs in `{run_dir}`",
+        description=f"The {stage} run's curves over steps: {'; '.join(', '.join(c) for c in charts)}.")

@@ -1,7 +1,9 @@
 """The `register` stage: the evaluated checkpoint -> a numbered version of `register.name`, promoted to
 `register.alias` when it passes that alias's gates; and each model trained from it -> a version that
 names the version it was trained from: a fine-tuned task model of `<register.name>-<task>`, the chat
-model of `<register.name>-sft`, and the reward model (trained from either) of `<register.name>-reward`."""
+model of `<register.name>-sft`, the reward model (trained from either) of `<register.name>-reward`, and
+the aligned chat model of `<register.name>-aligned`, promoted to `chat` when it passes that alias's
+gates (by default: it beats the SFT model, stays near it, and keeps its language modelling)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from webtext.components.config import WebtextConfig
 from webtext.components.config.model_stages import MODEL_NAME
 from webtext.components.errors import ConfigError
 from webtext.components.records import Checkpoint
+from webtext.flows.align import STAGE as ALIGN
 from webtext.flows.evaluate import STAGE as EVALUATE
 from webtext.flows.evaluate import slug
 from webtext.flows.finetune import STAGE as FINETUNE
@@ -110,6 +113,9 @@ def _trained_from(ctx: Context, checkpoint: Checkpoint) -> dict[str, Checkpoint]
     parents = {checkpoint.checkpoint_id, *(trained.checkpoint_id for trained in derived.values())}
     if judge is not None and judge.parent_id in parents:
         derived[f"{name}-reward"] = judge
+    aligned = ALIGN.current(ctx)
+    if aligned is not None and aligned.parent_id in parents:
+        derived[f"{name}-aligned"] = aligned
     return derived
 
 
@@ -144,14 +150,18 @@ def _new_version(ctx: Context, name: str, checkpoint: Checkpoint, lineage: Calla
     return queries.version(con, name, number)
 
 
+CHAT = "chat"  # the alias of the aligned version that `webtext chat NAME@chat` talks to
+
+
 class Register(Stage):
     """Register the current evaluated checkpoint and promote it if its gates pass; register the
-    models trained from it (fine-tuned, chat, reward).
+    models trained from it (fine-tuned, chat, reward, aligned), and promote the aligned one to `chat`
+    if it passes that alias's gates.
 
     A checkpoint is registered once per model name: a rerun finds its version and checks the
     version's files against their hashes. A refused promotion is no failure of the stage: the version
-    is registered, and the summary and `webtext models show` say which gate refused it. The versions
-    trained from it are not promoted: the gates judge pretrained scores.
+    is registered, and the summary and `webtext models show` say which gate refused it. Of the versions
+    trained from it, only the aligned one is promoted: the champion's gates judge pretrained scores.
     """
 
     name = "register"
@@ -194,25 +204,35 @@ class Register(Stage):
             outcome = f"not promoted to {alias}: {'; '.join(failures)}" if failures else \
                 f"promoted to {alias}"
         registered = {checkpoint.checkpoint_id: version, **registered}
+        refused = ""
         for model, trained in missing.items():  # in order: a parent before the models trained from it
             parent = registered[trained.parent_id]
             lineage = partial(_derived_lineage, con, trained, model, parent=parent)
-            registered[trained.checkpoint_id] = _new_version(ctx, model, trained, lineage, parent=parent)
+            new = _new_version(ctx, model, trained, lineage, parent=parent)
+            if trained.kind == ALIGN.name:
+                failures = promote(con, config, new, CHAT)
+                if failures:
+                    refused = f"; {_label(new)} not promoted to {CHAT}: {'; '.join(failures)}"
+                new = queries.version(con, model, new["version"])
+            registered[trained.checkpoint_id] = new
         new = [registered[trained.checkpoint_id] for trained in missing.values()]
-        return f"{_label(version)} (checkpoint {checkpoint.checkpoint_id}), {outcome}{_trained(new)}"
+        return f"{_label(version)} (checkpoint {checkpoint.checkpoint_id}), {outcome}{_trained(new)}{refused}"
 
 
 def _label(version: dict) -> str:
     return f"{version['name']}:{version['version']}"
 
 
+def _aliased(version: dict) -> str:
+    return _label(version) + (f" @{', @'.join(version['aliases'])}" if version["aliases"] else "")
+
+
 def _trained(versions: list[dict]) -> str:
-    return f"; trained from it: {', '.join(sorted(map(_label, versions)))}" if versions else ""
+    return f"; trained from it: {', '.join(sorted(map(_aliased, versions)))}" if versions else ""
 
 
 def _describe(version: dict, derived: list[dict]) -> str:
-    aliases = f" @{', @'.join(version['aliases'])}" if version["aliases"] else ""
-    return f"{_label(version)}{aliases}, checkpoint {version['checkpoint_id']}{_trained(derived)}"
+    return f"{_aliased(version)}, checkpoint {version['checkpoint_id']}{_trained(derived)}"
 
 
 STAGE = Register()

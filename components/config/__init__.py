@@ -19,7 +19,13 @@ from webtext.components.config.corpus_stages import (
     GopherRepetitionConfig,
     SourceConfig,
 )
-from webtext.components.config.instruct_stages import InstructData, PostTraining, RewardConfig, SFTConfig
+from webtext.components.config.instruct_stages import (
+    AlignConfig,
+    InstructData,
+    PostTraining,
+    RewardConfig,
+    SFTConfig,
+)
 from webtext.components.config.loading import load_config, parse_override
 from webtext.components.config.model_stages import (
     AdapterConfig,
@@ -67,6 +73,7 @@ __all__ = [
     "PretrainConfig",
     "RegisterConfig",
     "RewardConfig",
+    "AlignConfig",
     "SFTConfig",
     "SampleConfig",
     "ScheduleConfig",

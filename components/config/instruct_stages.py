@@ -1,5 +1,6 @@
 """The sections of InstructGPT's post-training stages (Ouyang et al. 2022): supervised fine-tuning on
-demonstrations (`sft`) and a reward model trained on comparisons (`reward`)."""
+demonstrations (`sft`), a reward model trained on comparisons (`reward`), and the policy optimised
+against it (`align`)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,73 @@ class RewardConfig(PostTraining):
         False, description="Start from random weights of the init model's shape: measures what pretraining "
         "gives.",
     )
+
+
+class AlignConfig(PostTraining):
+    """InstructGPT's step 3: the SFT model optimised against a reward with PPO and a per-token KL penalty
+    toward itself (`ppo`), or directly on comparisons with DPO (`dpo`), with no reward model in the
+    loop. Steps are rollout batches for PPO (each `ppo_epochs` passes of updates over its samples) and
+    batches of comparisons for DPO."""
+
+    method: Literal["ppo", "dpo"] = Field(
+        "ppo", description="ppo: sample answers to `data`'s prompts and follow `reward`; dpo: learn from "
+        "`data`'s comparisons directly.",
+    )
+    data: InstructData | None = Field(
+        None, description="ppo: prompts (any record with a prompt; `require` words define a rule); dpo: "
+        "comparisons. None: the stage has nothing to do.",
+    )
+    init: str | None = Field(
+        None, description="A registered SFT model to start from (and to stay near); none: the sft stage's.",
+    )
+    reward: Literal["model", "rule", "classifier"] = Field(
+        "model", description="ppo: what is maximised: the reward stage's model; the prompts' rule (1 when "
+        "the answer names every `require` word, else 0); or a fine-tuned classifier's log-odds of `label` "
+        "for the answer alone (Ziegler et al. 2019's sentiment control).",
+    )
+    classifier: str | None = Field(
+        None, description="With `reward: classifier`: a registered fine-tuned classification model sharing "
+        "the policy's tokenizer (e.g. `webtext-sample-sentiment`).",
+    )
+    label: str | None = Field(
+        None, description="With `reward: classifier`: the label value whose log-odds is the reward (e.g. "
+        "`'1'` for SST-2's positive).",
+    )
+    learning_rate: float = Field(1e-5, gt=0, description="Peak learning rate (InstructGPT's PPO: 9.65e-6).")
+    batch_size: int = Field(
+        32, ge=1, description="ppo: prompts sampled per rollout batch; dpo: comparisons per step (over all "
+        "processes).",
+    )
+    epochs: int = Field(1, ge=1, description="Passes over the prompts (ppo) or comparisons (dpo).")
+    beta: float = Field(
+        0.05, ge=0, description="ppo: the KL penalty's coefficient (InstructGPT: 0.02), where the adaptive "
+        "controller starts; dpo: the implicit reward's scale (Rafailov et al.: 0.1).",
+    )
+    target_kl: float | None = Field(
+        None, gt=0, description="ppo: adapt beta toward this KL per answer (nats; Ziegler et al. section "
+        "2.2); none: beta stays fixed.",
+    )
+    ppo_epochs: int = Field(4, ge=1, description="ppo: passes over each rollout batch's samples.")
+    minibatches: int = Field(1, ge=1, description="ppo: optimizer steps per pass over a rollout batch.")
+    clip_range: float = Field(0.2, gt=0, description="ppo: the policy ratio's clip, epsilon.")
+    value_clip: float = Field(0.2, gt=0, description="ppo: how far one rollout batch may move a value.")
+    value_coef: float = Field(0.1, ge=0, description="ppo: the value loss's weight beside the policy's.")
+    gamma: float = Field(1.0, ge=0, le=1, description="ppo: discount over an answer's tokens.")
+    lam: float = Field(0.95, ge=0, le=1, description="ppo: GAE's lambda.")
+    max_new_tokens: int = Field(32, ge=1, description="ppo: the longest answer sampled; longer ones are cut.")
+    temperature: float = Field(1.0, gt=0, description="ppo: sampling temperature of the rollouts.")
+    ptx_coef: float = Field(
+        0.0, ge=0, description="ppo: PPO-ptx's gamma, the weight of the pretraining loss on the pretrain "
+        "token set mixed into every update (InstructGPT: 27.8); 0: plain PPO.",
+    )
+    eval_tokens: int = Field(32, ge=1, description="The longest answer sampled for the held-out evaluation.")
+    eval_lm_batches: int = Field(
+        4, ge=1, description="Windows of the pretrain token set's validation split scored (batches of "
+        "`batch_size`) before and after: the regression PPO-ptx guards against.",
+    )
+
+    @model_validator(mode="after")
+    def _classifier_named(self) -> AlignConfig:
+        if (self.reward == "classifier") != (self.classifier is not None and self.label is not None):
+            raise ValueError("`reward: classifier` and the `classifier` and `label` it reads go together")
+        return self

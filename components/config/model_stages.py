@@ -307,7 +307,12 @@ class RegisterConfig(Section):
         description="The alias a newly registered version is promoted to when it passes the gates.",
     )
     gates: dict[str, list[GateConfig]] = Field(
-        default_factory=lambda: {"champion": [GateConfig(task="texts", metric="bpb", beat_current=True,
-                                                         max_contamination=0.1)]},
+        default_factory=lambda: {
+            "champion": [GateConfig(task="texts", metric="bpb", beat_current=True, max_contamination=0.1)],
+            # the aligned model (`<name>-aligned`): better than the SFT model by the reward it was given,
+            # near it (nats per answer), and no worse a language model than it by more than 0.1 nats
+            "chat": [GateConfig(task="alignment", metric="win_rate", min=0.5),
+                     GateConfig(task="alignment", metric="kl", max=25.0),
+                     GateConfig(task="alignment", metric="lm_loss_increase", max=0.1)]},
         description="Alias -> the gates a version must pass to take it; an alias not named has none.",
     )

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from webtext.components.config.corpus_stages import CrawlConfig, ExtractConfig, SourceConfig
-from webtext.components.config.instruct_stages import RewardConfig, SFTConfig
+from webtext.components.config.instruct_stages import AlignConfig, RewardConfig, SFTConfig
 from webtext.components.config.model_stages import (
     EvaluateConfig,
     FinetuneConfig,
@@ -35,8 +35,8 @@ class SampleConfig(Section):
     )
 
 
-STAGE_NAMES = ("source", "crawl", "extract", "tokenize", "pretrain", "finetune", "sft", "reward", "evaluate",
-               "register")
+STAGE_NAMES = ("source", "crawl", "extract", "tokenize", "pretrain", "finetune", "sft", "reward", "align",
+               "evaluate", "register")
 
 
 class ClusterConfig(Section):
@@ -104,6 +104,7 @@ class WebtextConfig(Section):
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="The `finetune` stage.")
     sft: SFTConfig = Field(default_factory=SFTConfig, description="The `sft` stage.")
     reward: RewardConfig = Field(default_factory=RewardConfig, description="The `reward` stage.")
+    align: AlignConfig = Field(default_factory=AlignConfig, description="The `align` stage.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="The `evaluate` stage.")
     register: RegisterConfig = Field(default_factory=RegisterConfig, description="The `register` stage.")
     cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="Where batches run.")

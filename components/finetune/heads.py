@@ -9,7 +9,7 @@ which example, -1 marking a missing choice, whose score is -inf so softmax gives
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -26,6 +26,9 @@ class Batch:
     lengths: torch.Tensor  # (N,) real tokens per sequence; the last one is `extract`
     groups: torch.Tensor  # (B, K) sequence indices per example, PAD for a missing one
     labels: torch.Tensor  # (B,) class or choice index (long), or a score (float) for regression
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(*(getattr(self, f.name).to(device) for f in fields(self)))
 
 
 def collate(examples: list[tuple[list[list[int]], float | int]], pad_id: int = 0, regression: bool = False

@@ -10,7 +10,6 @@ fine-tuning: its probability is 0.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import tempfile
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from webtext.components.files import atomic_path
 from webtext.components.finetune.checkpoint import Finetuned
 from webtext.components.finetune.data import answers_kept, field_texts
 from webtext.components.finetune.formats import transform
-from webtext.components.finetune.heads import Batch, collate
+from webtext.components.finetune.heads import collate
 
 BATCH_SIZE = 32  # examples scored together; multiple choice runs one sequence per answer
 
@@ -99,8 +98,7 @@ def predict(finetuned: Finetuned, rows: list[dict], encode: Callable[[str], list
     for start in range(0, len(rows), BATCH_SIZE):
         framed = [_sequences(finetuned, row, encode) for row in rows[start:start + BATCH_SIZE]]
         batch = collate([(sequences, 0) for sequences, _ in framed])
-        on_device = Batch(**{f.name: getattr(batch, f.name).to(device) for f in dataclasses.fields(batch)})
-        scores = model.scores(on_device).float().cpu()
+        scores = model.scores(batch.to(device)).float().cpu()
         out += [_prediction(task, names, s, kept) for s, (_, kept) in zip(scores, framed, strict=True)]
     return out
 

@@ -18,6 +18,11 @@ A record may be
 - a ranking `{"prompt", "answers": [best, ..., worst]}`.
 A prompt is a text (one user turn), HH text ending in "\\n\\nAssistant:", or a `messages` list.
 
+Prompts (reinforcement learning) become `Prompt`s: the turns an answer is sampled after. A record may
+be `{"prompt"}`, or any demonstration or comparison above, whose answers are then left out; its
+optional `"require"` (a word or a list of words) is a rule the prompt set defines: a good answer names
+every one of them (`Prompt.satisfied`), a judge that no model in the loop is trained on.
+
 A record that cannot be read (bad JSON, a missing key, an empty answer, HH text without its turns, an
 HH pair whose prompts differ) is skipped and named by file, line (a Parquet row's number) and why. A
 file where more than `max_malformed` of the records are skipped is refused whole, with the first of
@@ -55,6 +60,17 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Prompt:
+    turns: tuple[Turn, ...]  # ends with a user turn
+    require: tuple[str, ...]  # words a good answer names (none: no rule)
+    where: str
+
+    def satisfied(self, answer: str) -> bool:
+        """Whether `answer` names every required word (whole words, any case)."""
+        return all(re.search(rf"\b{re.escape(word)}\b", answer, re.IGNORECASE) for word in self.require)
+
+
+@dataclass(frozen=True)
 class Skipped:
     where: str
     why: str
@@ -86,6 +102,11 @@ def read_demonstrations(path: Path, *, max_malformed: float = 0.5) -> Records[Co
 def read_comparisons(path: Path, *, max_malformed: float = 0.5) -> Records[Comparison]:
     """The file's comparisons and the records skipped; InputError as `read_demonstrations`."""
     return _read(Path(path), _comparisons, max_malformed)
+
+
+def read_prompts(path: Path, *, max_malformed: float = 0.5) -> Records[Prompt]:
+    """The file's prompts and the records skipped; InputError as `read_demonstrations`."""
+    return _read(Path(path), _prompts, max_malformed)
 
 
 def _read(path: Path, parse: Callable[[dict, str], list[R]], max_malformed: float) -> Records[R]:
@@ -273,6 +294,29 @@ def _comparisons(row: dict, where: str) -> list[Comparison]:
     else:
         prompt, answers = _hh_pair(_filled(row, "chosen"), _filled(row, "rejected"))
     return [_comparison(prompt, answers, where)]
+
+
+def _prompts(row: dict, where: str) -> list[Prompt]:
+    if {"rejected", "answers"} & row.keys():
+        turns = _comparisons(row, where)[0].prompt
+    elif "prompt" in row and not {"response", "completion", "chosen"} & row.keys():
+        turns = _prompted(row, [])[0]
+    elif "messages" in row and (messages := _messages(row["messages"], "messages")) \
+            and messages[-1].role == "user":
+        turns = messages
+    else:
+        turns = _demonstrations(row, where)[0].turns[:-1]
+    try:
+        check(list(turns))
+    except ValueError as exc:
+        raise Malformed(str(exc)) from None
+    if not turns or turns[-1].role != "user":
+        raise Malformed("the prompt does not end with a user (Human) turn")
+    require = row.get("require", [])
+    require = [require] if isinstance(require, str) else require
+    if not isinstance(require, list) or not all(isinstance(w, str) and w.strip() for w in require):
+        raise Malformed("'require' is not a word or a list of words")
+    return [Prompt(tuple(turns), tuple(w.strip() for w in require), where)]
 
 
 def _hh_pair(chosen: str, rejected: str) -> tuple[list[Turn], list[str]]:

@@ -47,19 +47,20 @@ class StepBatches(IterableDataset):
 
 
 class RecordData(L.LightningDataModule):
-    """Training records as `StepBatches`, held-out records in order, every world-th to each process."""
+    """Training records as `StepBatches`, held-out records in order, every world-th to each process.
+    A batch that takes `steps_per_batch` optimizer steps (PPO's rollout batch) is drawn once for them."""
 
     def __init__(self, train: Sequence, validation: Sequence, collate: Callable[[list], tuple],
-                 batch_size: int, seed: int):
+                 batch_size: int, seed: int, steps_per_batch: int = 1):
         super().__init__()
         self.train, self.validation, self.collate = train, validation, collate
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size, self.seed, self.steps_per_batch = batch_size, seed, steps_per_batch
 
     def train_dataloader(self) -> DataLoader:
         # Called after a checkpoint is restored, so global_step is where the run left off.
         trainer = self.trainer
         batches = StepBatches(self.train, self.collate, self.batch_size, self.seed, trainer.global_rank,
-                              trainer.world_size, trainer.global_step)
+                              trainer.world_size, trainer.global_step // self.steps_per_batch)
         return DataLoader(batches, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
@@ -110,9 +111,21 @@ class PostTrainingModule(L.LightningModule):
             torch.nn.utils.clip_grad_norm_([p for p in self.parameters() if p.requires_grad],
                                            self.settings.grad_clip)
 
+    def log_pairs(self, differences: list[torch.Tensor], prefix: str = "") -> None:
+        """Log the held-out ranked pairs' accuracy and margin (named with `prefix`) and pairwise loss,
+        gathered from every process: the same on each, so syncing averages equal values."""
+        every = torch.cat(gathered(self.trainer, differences) or [torch.zeros(0)])
+        if not every.numel():
+            return
+        metrics = reward.pair_metrics(every)
+        self.log(f"val/{prefix}accuracy", metrics.accuracy, sync_dist=True)
+        self.log(f"val/{prefix}margin", metrics.margin, sync_dist=True)
+        self.log("val/loss", float(reward.pairwise_loss(every, torch.zeros_like(every))), sync_dist=True)
+
     def configure_optimizers(self):
         s = self.settings
-        return adamw_warmup_cosine(self.model.parameters(), learning_rate=s.learning_rate,
+        # every trainable parameter: a frozen reference or reward model is left out
+        return adamw_warmup_cosine(self.parameters(), learning_rate=s.learning_rate,
                                    weight_decay=s.weight_decay, max_steps=self.max_steps,
                                    warmup_steps=round(s.warmup_fraction * self.max_steps),
                                    min_lr_ratio=s.min_lr_ratio)
@@ -175,13 +188,5 @@ class RewardModule(PostTrainingModule):
         self._differences.append(reward.pair_differences(self.model(tokens, lengths), groups).detach().cpu())
 
     def on_validation_epoch_end(self) -> None:
-        differences = torch.cat(gathered(self.trainer, self._differences) or [torch.zeros(0)])
-        self._differences = []
-        if not differences.numel():
-            return
-        metrics = reward.pair_metrics(differences)
-        # the same on every process (gathered): syncing averages equal values
-        self.log("val/accuracy", metrics.accuracy, sync_dist=True)
-        self.log("val/margin", metrics.margin, sync_dist=True)
-        self.log("val/loss", float(reward.pairwise_loss(differences, torch.zeros_like(differences))),
-                 sync_dist=True)
+        differences, self._differences = self._differences, []
+        self.log_pairs(differences)

@@ -70,7 +70,7 @@ def steps(settings: PostTraining, n_records: int, what: str) -> int:
     return settings.epochs * per_epoch
 
 
-def _trainer(settings: PostTraining, out: Path, max_steps: int) -> L.Trainer:
+def trainer_for(settings: PostTraining, out: Path, max_steps: int) -> L.Trainer:
     world = world_size(settings)
     if settings.batch_size % world:
         raise ValueError(f"batch_size={settings.batch_size} does not split evenly over {world} processes: "
@@ -87,21 +87,27 @@ def _trainer(settings: PostTraining, out: Path, max_steps: int) -> L.Trainer:
     )
 
 
-def _fit(trainer: L.Trainer, module: PostTrainingModule, data: RecordData, out: Path) -> tuple[dict, dict]:
+def fit_scored(trainer: L.Trainer, module: PostTrainingModule, data: RecordData, out: Path
+               ) -> tuple[dict, dict]:
     """Score the held-out records, train (resuming from the newest whole checkpoint), and score them
     again, unless training did at its last step."""
     before = trainer.validate(module, datamodule=data, verbose=False)[0]
-    resume = latest_checkpoint(out / CHECKPOINTS)
-    if resume is not None and trainer.is_global_zero:
-        print(f"resuming from {resume.name}", flush=True)
-    trainer.fit(module, datamodule=data, ckpt_path=resume)
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from(trainer, out))
     if module.scored_in_training == trainer.global_step:
         return before, {name: value for name, value in trainer.callback_metrics.items()
                         if name.startswith("val/")}
     return before, trainer.validate(module, datamodule=data, verbose=False)[0]
 
 
-def _scores(metrics: dict) -> dict[str, float]:
+def resume_from(trainer: L.Trainer, out: Path) -> Path | None:
+    """The newest whole checkpoint of the run in `out`, if any (said on rank 0)."""
+    resume = latest_checkpoint(out / CHECKPOINTS)
+    if resume is not None and trainer.is_global_zero:
+        print(f"resuming from {resume.name}", flush=True)
+    return resume
+
+
+def held_out_scores(metrics: dict) -> dict[str, float]:
     return {name.removeprefix("val/"): float(value) for name, value in metrics.items()}
 
 
@@ -127,9 +133,9 @@ def run_sft(job: SFTJob) -> TrainingResult | None:
     max_steps = steps(settings, len(train), "demonstrations")
     model = with_adapter(base.train(), settings.adapter)
     module = SFTModule(model, settings, max_steps)
-    trainer = _trainer(settings, job.out, max_steps)
+    trainer = trainer_for(settings, job.out, max_steps)
     data_module = RecordData(train, validation, sft_batch, settings.batch_size, settings.seed)
-    before, after = _fit(trainer, module, data_module, job.out)
+    before, after = fit_scored(trainer, module, data_module, job.out)
     trained = gathered_model(trainer, lambda: with_adapter(GPT(base.config), settings.adapter))
     if trained is None:
         return None
@@ -138,11 +144,11 @@ def run_sft(job: SFTJob) -> TrainingResult | None:
         files[ADAPTER] = save_adapter(job.out / ADAPTER, trained, job.parent_sha256,
                                       settings.adapter.model_dump(mode="json"))
         trained = merge_lora(trained)
-    files[WEIGHTS] = _save_model(job.out / WEIGHTS, trained, step=str(trainer.global_step))
-    files[CONFIG] = _write_json(job.out / CONFIG, chat_config(trained.config))
+    files[WEIGHTS] = save_model(job.out / WEIGHTS, trained, step=str(trainer.global_step))
+    files[CONFIG] = write_json(job.out / CONFIG, chat_config(trained.config))
     trainable, total = trainable_parameters(model)
-    return _result(job.out, trainer, files, _scores(after), _scores(before), len(train), len(validation),
-                   total, trainable)
+    return write_result(job.out, trainer, files, held_out_scores(after), held_out_scores(before), len(train),
+                        len(validation), total, trainable)
 
 
 def run_reward(job: RewardJob) -> TrainingResult | None:
@@ -166,9 +172,9 @@ def run_reward(job: RewardJob) -> TrainingResult | None:
     max_steps = steps(settings, len(train), "comparisons")
     model = rm.RewardModel(base.train())
     module = RewardModule(model, settings, max_steps)
-    trainer = _trainer(settings, job.out, max_steps)
+    trainer = trainer_for(settings, job.out, max_steps)
     data_module = RecordData(train, validation, reward_batch, settings.batch_size, settings.seed)
-    before, after = _fit(trainer, module, data_module, job.out)
+    before, after = fit_scored(trainer, module, data_module, job.out)
     trained = gathered_model(trainer, lambda: rm.RewardModel(GPT(base.config)))
     if trained is None:
         return None
@@ -181,30 +187,30 @@ def run_reward(job: RewardJob) -> TrainingResult | None:
         sequences = [ranking[0] for ranking in train]
         normalised_on = f"the best answers of {len(sequences)} training comparisons"
     rm.normalise(trained, rm.score(trained, sequences))
-    files = {WEIGHTS: _save_model(job.out / WEIGHTS, trained, step=str(trainer.global_step)),
-             CONFIG: _write_json(job.out / CONFIG, reward_config(trained.gpt.config, normalised_on))}
+    files = {WEIGHTS: save_model(job.out / WEIGHTS, trained, step=str(trainer.global_step)),
+             CONFIG: write_json(job.out / CONFIG, reward_config(trained.gpt.config, normalised_on))}
     trainable, total = trainable_parameters(model)
-    return _result(job.out, trainer, files, _scores(after), _scores(before), len(train), len(validation),
-                   total, trainable)
+    return write_result(job.out, trainer, files, held_out_scores(after), held_out_scores(before), len(train),
+                        len(validation), total, trainable)
 
 
-def _save_model(path: Path, model: torch.nn.Module, **metadata: str) -> str:
+def save_model(path: Path, model: torch.nn.Module, **metadata: str) -> str:
     """A model's weights as safetensors (tied tensors once), written atomically; the file's sha256."""
-    from safetensors.torch import save_model
+    from safetensors.torch import save_model as save_safetensors
 
     with atomic_path(path) as tmp:
-        save_model(model.float(), str(tmp), metadata={"format": "pt", **metadata})
+        save_safetensors(model.float(), str(tmp), metadata={"format": "pt", **metadata})
     return sha256_file(path)
 
 
-def _write_json(path: Path, content: dict) -> str:
+def write_json(path: Path, content: dict) -> str:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(content, indent=1) + "\n")
     return sha256_file(path)
 
 
-def _result(out: Path, trainer: L.Trainer, files: dict[str, str], scores: dict, baseline: dict, n_train: int,
-            n_validation: int, parameters: int, trainable: int) -> TrainingResult:
+def write_result(out: Path, trainer: L.Trainer, files: dict[str, str], scores: dict, baseline: dict,
+                 n_train: int, n_validation: int, parameters: int, trainable: int) -> TrainingResult:
     result = TrainingResult(step=trainer.global_step, files=files, scores=scores, baseline=baseline,
                             n_train=n_train, n_validation=n_validation, parameters=parameters,
                             trainable=trainable)

@@ -16,12 +16,15 @@ from webtext.components.files import atomic_path, expand_inputs, sha256_file, st
 from webtext.components.instruct.data import (
     Comparison,
     Conversation,
+    Prompt,
     Records,
     read_comparisons,
     read_demonstrations,
+    read_prompts,
 )
 
-R = TypeVar("R", Conversation, Comparison)
+R = TypeVar("R", Conversation, Comparison, Prompt)
+READERS = {"demonstrations": read_demonstrations, "comparisons": read_comparisons, "prompts": read_prompts}
 
 
 def split_files(data: InstructData, split: str, cache_dir: Path, key: str) -> list[Path]:
@@ -56,8 +59,7 @@ def read_files(paths: list[Path], kind: str, max_malformed: float, limit: int | 
                ) -> tuple[list[R], list[Records[R]]]:
     """The first `limit` records of `paths`, and each file's reading; an InputError when a file is
     mostly malformed or `what` (the split, in errors) holds no records."""
-    read = read_demonstrations if kind == "demonstrations" else read_comparisons
-    files = [read(path, max_malformed=max_malformed) for path in paths]
+    files = [READERS[kind](path, max_malformed=max_malformed) for path in paths]
     records = [record for file in files for record in file.records][:limit]
     if not records:
         raise InputError(f"{what} holds no {kind}")

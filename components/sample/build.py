@@ -19,9 +19,9 @@ from webtext.components.sample.pages import EXTRA_ARTICLES, SAMPLE_HOSTS, build_
 from webtext.components.sample.prose import Article, stdlib_articles
 from webtext.components.sample.prose_tasks import write_prose_tasks
 from webtext.components.sample.site import EXPECTED, Site
-from webtext.components.sample.tasks import write_tasks
+from webtext.components.sample.tasks import write_review_prompts, write_tasks
 
-SAMPLE_VERSION = 5  # bump when the pages, the dump or the expectations change
+SAMPLE_VERSION = 6  # bump when the pages, the dump or the expectations change
 DUMP_NAME = "RS_sample.ndjson.zst"
 GROUND_TRUTH_NAME = "ground_truth.json"
 TASKS_DIR = "tasks"  # the labelled tasks fine-tuning and evaluation use (`components.sample.tasks`)
@@ -112,8 +112,8 @@ def held_out_text(articles: tuple[Article, ...]) -> str:
 
 
 def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
-    """Write `RS_sample.ndjson.zst`, `ground_truth.json`, the labelled tasks, the held-out text and the
-    instruction sets into `out_dir`."""
+    """Write `RS_sample.ndjson.zst`, `ground_truth.json`, the labelled tasks, the held-out text, the
+    instruction sets and the review prompts into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     site = build_site(config)
@@ -126,5 +126,6 @@ def build_sample(out_dir: Path, config: SampleConfig) -> SampleBuild:
     wrote_tasks = write_tasks(out_dir / TASKS_DIR) | write_prose_tasks(out_dir / TASKS_DIR, task_articles)
     wrote_texts = write_if_changed(out_dir / TEXTS_DIR / "heldout.txt", held_out_text(text_articles).encode())
     wrote_instruct = write_instruct_sets(out_dir / INSTRUCT_DIR, served_articles(site))
-    written = wrote_dump or wrote_truth or wrote_tasks or wrote_texts or wrote_instruct
+    wrote_reviews = write_review_prompts(out_dir / INSTRUCT_DIR / "reviews")
+    written = wrote_dump or wrote_truth or wrote_tasks or wrote_texts or wrote_instruct or wrote_reviews
     return SampleBuild(dump, truth_path, len(site.pages), len(lines), written)

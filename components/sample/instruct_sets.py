@@ -17,6 +17,10 @@ other files do: built offline, the same bytes every time for one Python install.
   repetitive (on topic but saying nothing), off topic (fluent, but answering another question); one
   of 3 answers leaves one of the wrong kinds out. Splits `train` (240) and `validation` (48), a
   ranking counting as one.
+- prompts (`{"prompt"}`, and `{"prompt", "require": [word]}` for a question about a word): the
+  questions alone, for reinforcement learning; an answer to a word question that never names the word
+  cannot be right, a rule that judges an aligned model apart from any reward model. Splits `train`
+  (128) and `validation` (32).
 
 Validation asks about other articles than train (the articles are split, not the records), so a
 held-out score is not a score on answers seen in training; an off-topic answer comes from the same
@@ -44,6 +48,7 @@ from webtext.components.sample.prose_tasks import sentences
 
 DEMONSTRATIONS = {"train": 240, "validation": 48}
 COMPARISONS = {"train": 240, "validation": 48}
+PROMPTS = {"train": 128, "validation": 32}
 DIALOGUE_SHARE = 0.15  # of the demonstrations
 RANKING_SHARE = 0.20  # of the comparisons
 MAX_EXCHANGE_CHARS = 170  # an exchange's rendered HH text is shorter than this
@@ -304,15 +309,27 @@ def _demonstrations(questions: Sequence[_Question], count: int, rng: random.Rand
     return [*singles.values(), *dialogues]
 
 
+def _prompts(questions: Sequence[_Question], count: int, rng: random.Random) -> list[dict]:
+    """`count` questions alone, the kinds in turn; a `word` question requires its word in the answer."""
+    records: dict[str, dict] = {}
+    for question in _interleaved(_by_kind(questions, ("about", "word", "complete", "title"), rng),
+                                 len(questions)):
+        if len(records) == count:
+            break
+        record = {"prompt": question.prompt, **({"require": [question.word]} if question.word else {})}
+        records.setdefault(json.dumps(record, ensure_ascii=False), record)
+    return list(records.values())
+
+
 def _lines(records: list[dict], rng: random.Random) -> bytes:
     rng.shuffle(records)
     return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
 
 
 def write_instruct_sets(directory: Path, articles: Sequence[Article], seed: int = 17) -> bool:
-    """Write `demonstrations/{train,validation}.jsonl` and `comparisons/{train,validation}.jsonl` under
-    `directory`, asking about `articles`; True if any file changed. Too little prose for a split is
-    an error naming it."""
+    """Write `demonstrations/`, `comparisons/` and `prompts/{train,validation}.jsonl` under `directory`,
+    asking about `articles`; True if any file changed. Too little prose for a split is an error naming
+    it."""
     train, validation = split_articles(articles, seed)
     rng = random.Random(seed)
     changed = False
@@ -320,11 +337,15 @@ def write_instruct_sets(directory: Path, articles: Sequence[Article], seed: int 
         questions = list(_questions(chosen, rng))
         demonstrations = _demonstrations(questions, DEMONSTRATIONS[split], rng)
         comparisons = _comparisons(questions, chosen, COMPARISONS[split], rng)
+        prompted = random.Random(f"{seed}-prompts-{split}")  # apart: the other sets stay as they were
+        prompts = _prompts(questions, PROMPTS[split], prompted)
         for name, records, size in (("demonstrations", demonstrations, DEMONSTRATIONS[split]),
-                                    ("comparisons", comparisons, COMPARISONS[split])):
+                                    ("comparisons", comparisons, COMPARISONS[split]),
+                                    ("prompts", prompts, PROMPTS[split])):
             if len(records) < size:
                 raise ValueError(f"the {split} articles ({len(chosen)} of {len(articles)}) yield "
                                  f"{len(records)} {name}; the sample's {split} split needs {size}: "
                                  "serve more articles")
-            changed |= write_if_changed(directory / name / f"{split}.jsonl", _lines(records, rng))
+            shuffle = prompted if name == "prompts" else rng
+            changed |= write_if_changed(directory / name / f"{split}.jsonl", _lines(records, shuffle))
     return changed

@@ -10,11 +10,13 @@ alone, so a fine-tuning run on the sample shows its metrics move within seconds:
 - story (multiple choice): a two-sentence story and two or three endings (the third column is empty
   for two), one of which continues it; `answer` is the right ending's number.
 
-The zero-shot tasks are cut from held-out prose instead (`components.sample.prose_tasks`).
+The zero-shot tasks are cut from held-out prose instead (`components.sample.prose_tasks`). The review
+sentences' openings are also the prompts of the sample's sentiment control (`write_review_prompts`).
 """
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -28,14 +30,17 @@ PLACES = ("market", "harbour", "library", "station", "garden", "museum", "villag
 GOOD = ("wonderful", "excellent", "delightful", "superb", "charming", "brilliant", "lovely", "moving")
 BAD = ("dreadful", "boring", "awful", "clumsy", "tedious", "disappointing", "dull", "painful")
 SUBJECTS = ("film", "concert", "meal", "book", "play", "exhibition", "album", "game")
+REVIEWS = ("The {s} at the {p} was {w}.", "I found the {s} {w} from start to end.",
+           "Everyone said the {s} near the {p} felt {w}.", "What a {w} {s} that was.")
+REVIEW_PROMPTS = {"train": 128, "validation": 32}
+CONTINUE = "Continue the review: "
 
 
 def _sentiment(rng: random.Random) -> tuple[list[str], list[str]]:
     label = rng.randint(0, 1)
     word = rng.choice(GOOD if label else BAD)
     subject, place = rng.choice(SUBJECTS), rng.choice(PLACES)
-    template = rng.choice(("The {s} at the {p} was {w}.", "I found the {s} {w} from start to end.",
-                           "Everyone said the {s} near the {p} felt {w}.", "What a {w} {s} that was."))
+    template = rng.choice(REVIEWS)
     return ["sentence", "label"], [template.format(s=subject, p=place, w=word), str(label)]
 
 
@@ -92,4 +97,18 @@ def write_tasks(directory: Path, seed: int = 7) -> bool:
                 lines.append("\t".join(values))
             text = "\t".join(header) + "\n" + "\n".join(lines) + "\n"
             changed |= write_if_changed(directory / name / f"{split}.tsv", text.encode())
+    return changed
+
+
+def write_review_prompts(directory: Path, seed: int = 7) -> bool:
+    """Sentiment control's prompts (Ziegler et al. 2019, at the sample's scale), as
+    `<directory>/{train,validation}.jsonl`: the sentiment task's review sentences cut before their
+    judgement word, for the align stage to continue while the fine-tuned sentiment classifier rewards
+    the continuation. True if a file changed."""
+    rng, changed = random.Random(seed), False
+    for split, count in REVIEW_PROMPTS.items():
+        openings = [rng.choice(REVIEWS).split("{w}")[0].format(s=rng.choice(SUBJECTS), p=rng.choice(PLACES))
+                    for _ in range(count)]
+        lines = "".join(json.dumps({"prompt": CONTINUE + opening.strip()}) + "\n" for opening in openings)
+        changed |= write_if_changed(directory / f"{split}.jsonl", lines.encode())
     return changed

@@ -1,4 +1,5 @@
-"""A run's loss curve from its CSV log, drawn as a small self-contained SVG (no plotting library)."""
+"""A run's curves from its CSV log (its losses, or any logged metric), drawn as a small self-contained
+SVG (no plotting library)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import csv
 from pathlib import Path
 
 WIDTH, HEIGHT, MARGIN = 640, 320, 48
-COLOURS = {"train/loss": "#1f77b4", "val/loss": "#d62728"}
+LOSSES = ("train/loss", "val/loss")
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")  # by the curve's place in its chart
 
 
-def read_curves(metrics_csv: Path) -> dict[str, list[tuple[int, float]]]:
-    """(step, value) points of each loss column in Lightning's `metrics.csv`."""
-    curves: dict[str, list[tuple[int, float]]] = {name: [] for name in COLOURS}
+def read_curves(metrics_csv: Path, names: tuple[str, ...] = LOSSES) -> dict[str, list[tuple[int, float]]]:
+    """(step, value) points of each of the `names` columns in Lightning's `metrics.csv`; none when a run
+    shorter than its logging interval wrote no file."""
+    curves: dict[str, list[tuple[int, float]]] = {name: [] for name in names}
+    if not metrics_csv.exists():
+        return curves
     with open(metrics_csv, newline="") as fh:
         for row in csv.DictReader(fh):
-            for name in COLOURS:
+            for name in names:
                 if row.get(name):
                     curves[name].append((int(row["step"]), float(row[name])))
     return curves
@@ -45,7 +50,7 @@ def svg(curves: dict[str, list[tuple[int, float]]], title: str) -> str:
     for i, (name, curve) in enumerate(curves.items()):
         if curve:
             path = " ".join(place(step, value) for step, value in curve)
-            lines.append(f'<polyline fill="none" stroke="{COLOURS[name]}" stroke-width="1.5" '
-                         f'points="{path}"/>')
-            lines.append(f'<text x="{WIDTH - 150}" y="{20 + 14 * i}" fill="{COLOURS[name]}">{name}</text>')
+            colour = COLOURS[i % len(COLOURS)]
+            lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{path}"/>')
+            lines.append(f'<text x="{WIDTH - 150}" y="{20 + 14 * i}" fill="{colour}">{name}</text>')
     return "\n".join(lines + ["</svg>"])

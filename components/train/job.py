@@ -1,9 +1,9 @@
 """What crosses between a stage and its training process: the job it is given, the result it leaves.
 
 The stage writes `job.json` into the run directory and starts `python -m webtext.components.train`
-(or `.finetune`, or `.instruct` for SFT and reward models) on it; the process writes `result.json`
-beside its weights. Both are typed here, so a field renamed on one side fails on the other at once,
-and a result is trusted only when the weights it names are the ones on disk.
+(or `.finetune`, `.instruct` for SFT and reward models, `.align` for PPO and DPO) on it; the process
+writes `result.json` beside its weights. Both are typed here, so a field renamed on one side fails on
+the other at once, and a result is trusted only when the weights it names are the ones on disk.
 """
 
 from __future__ import annotations
@@ -12,11 +12,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from webtext.components.config import FinetuneConfig, PretrainConfig, RewardConfig, SFTConfig, TaskConfig
+from webtext.components.config import (
+    AlignConfig,
+    FinetuneConfig,
+    PretrainConfig,
+    RewardConfig,
+    SFTConfig,
+    TaskConfig,
+)
 from webtext.components.files import atomic_write_bytes
 from webtext.components.records import WEIGHTS, weights_verify
 
 JOB_FILE, RESULT_FILE = "job.json", "result.json"
+ANSWERS_FILE = "answers.json"  # an align run's held-out prompts answered before and after
 
 
 class _Record(BaseModel):
@@ -79,6 +87,18 @@ class RewardJob(PostTrainingJob):
 
     normalise: list[Path]
     reward: RewardConfig
+
+
+class AlignJob(PostTrainingJob):
+    """Align an SFT model (`parent`, also the reference it is held near) by PPO against the reward
+    model or the fine-tuned classifier in `reward_model` (as `align.reward` says) or the prompts' rule,
+    or by DPO on comparisons. `tokens`: the pretraining token set, for PPO-ptx and the language-model
+    loss the evaluation compares."""
+
+    reward_model: Path | None
+    reward_sha256: str | None
+    tokens: Path | None
+    align: AlignConfig
 
 
 class TrainingResult(_Record):

@@ -20,7 +20,7 @@ CLI = [sys.executable, "-m", "webtext.flows.cli"]
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 # the served home's run: the pipeline without the training stages after pretraining's
 RUN_OPTIONS = ["run", "--config", str(TINY), "--set", "finetune.tasks=[]", "--set", "sft.data=null",
-               "--set", "reward.data=null"]
+               "--set", "reward.data=null", "--set", "align.data=null"]
 
 
 def tiny(*overrides: str) -> WebtextConfig:

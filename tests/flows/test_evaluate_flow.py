@@ -16,7 +16,8 @@ from webtext.flows.register import register
 
 pytestmark = pytest.mark.slow
 
-NO_TRAINED = ["finetune.tasks=[]", "sft.data=null", "reward.data=null"]  # no checkpoints trained from it
+# no checkpoints trained from it
+NO_TRAINED = ["finetune.tasks=[]", "sft.data=null", "reward.data=null", "align.data=null"]
 STRICTER = "extract.filters.min_words=120"  # the extract threshold the last tests change
 PLANTED = ("{name: planted, type: last_word, max_examples: 4, "
            "files: {test: '${WEBTEXT_HOME}/planted.jsonl'}}")

@@ -29,8 +29,8 @@ def finetuned(tiny_run):
 
 def test_the_pipeline_runs_every_stage_and_a_rerun_is_up_to_date(finetuned):
     _, results, rerun = finetuned
-    stages = ["source", "crawl", "extract", "tokenize", "pretrain", "finetune", "sft", "reward", "evaluate",
-              "register"]
+    stages = ["source", "crawl", "extract", "tokenize", "pretrain", "finetune", "sft", "reward", "align",
+              "evaluate", "register"]
     assert [r.stage for r in results] == list(STAGES) == stages
     assert all(r.up_to_date for r in results[:5])  # run before it, stage by stage
     assert "4 of 4 tasks fine-tuned" in results[5].summary

@@ -21,9 +21,6 @@ pytestmark = pytest.mark.slow
 
 TASKS = {"sentiment": "classification", "inference": "entailment", "paraphrase": "similarity",
          "story": "multiple_choice"}
-# every model trained from webtext-tiny:1: the fine-tuned tasks' and the chat and reward models
-FINETUNED = "trained from it: " + ", ".join(sorted([*(f"webtext-tiny-{task}:1" for task in TASKS),
-                                                    "webtext-tiny-sft:1", "webtext-tiny-reward:1"]))
 
 
 def query(home, sql, params=()):
@@ -56,6 +53,15 @@ def recorded(home, task: str) -> dict[str, float]:
                             "(checkpoint_id) WHERE c.kind = 'finetune' AND e.task = ?", [task]))
 
 
+def trained_from_it(home) -> str:
+    """The register summary's list of every model trained from webtext-tiny:1: the fine-tuned tasks'
+    and the chat, reward and aligned models, the last marked `@chat` when its gates granted it."""
+    chat = query(home, "SELECT count(*) FROM model_aliases WHERE alias = 'chat'") == [(1,)]
+    return "trained from it: " + ", ".join(sorted([
+        *(f"webtext-tiny-{task}:1" for task in TASKS), "webtext-tiny-sft:1", "webtext-tiny-reward:1",
+        "webtext-tiny-aligned:1" + (" @chat" if chat else "")]))
+
+
 @pytest.fixture(scope="module")
 def home(tiny_run):
     return tiny_run.home
@@ -67,14 +73,17 @@ def test_each_fine_tuned_checkpoint_is_a_version_naming_its_parent(home, tiny_ru
                              "FROM checkpoints WHERE kind = 'finetune' AND parent_id = ?", [parent_id]))
     [(chat_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'sft'")
     [(judge_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'reward'")
+    [(aligned_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'align'")
     versions = query(home, "SELECT name, version, checkpoint_id, parent_name, parent_version "
                            "FROM model_versions ORDER BY name")
     assert versions == [("webtext-tiny", 1, parent_id, None, None)] + sorted([
         *((f"webtext-tiny-{task}", 1, tuned[task], "webtext-tiny", 1) for task in TASKS),
         ("webtext-tiny-sft", 1, chat_id, "webtext-tiny", 1),
-        ("webtext-tiny-reward", 1, judge_id, "webtext-tiny-sft", 1)])
+        ("webtext-tiny-reward", 1, judge_id, "webtext-tiny-sft", 1),
+        ("webtext-tiny-aligned", 1, aligned_id, "webtext-tiny-sft", 1)])
     summary = tiny_run.pipeline[-1].summary
-    assert summary.startswith("register: webtext-tiny:1") and f"promoted to champion; {FINETUNED}" in summary
+    assert summary.startswith("register: webtext-tiny:1")
+    assert f"promoted to champion; {trained_from_it(home)}" in summary
     lineage = json.loads((home.registry / "webtext-tiny-story" / "1" / "lineage.json").read_text())
     assert lineage["parent"] == {"name": "webtext-tiny", "version": 1, "checkpoint_id": parent_id}
     assert lineage["checkpoint_id"] == tuned["story"] and lineage["task"]["labels"] == ["1", "2", "3"]
@@ -84,7 +93,7 @@ def test_each_fine_tuned_checkpoint_is_a_version_naming_its_parent(home, tiny_ru
     with in_home(home.root):
         again = register(tiny())
     assert again.up_to_date and again.summary == \
-        f"register: up to date (webtext-tiny:1 @champion, checkpoint {parent_id}; {FINETUNED})"
+        f"register: up to date (webtext-tiny:1 @champion, checkpoint {parent_id}; {trained_from_it(home)})"
 
 
 def test_a_version_registered_before_gets_its_fine_tuned_versions_on_rerun(tiny_run, tmp_path):
@@ -94,9 +103,9 @@ def test_a_version_registered_before_gets_its_fine_tuned_versions_on_rerun(tiny_
     with in_home(home.root):
         result = register(tiny())
     [(parent_id,)] = query(home, "SELECT checkpoint_id FROM model_versions WHERE name = 'webtext-tiny'")
-    assert result.summary == \
-        f"register: webtext-tiny:1 (checkpoint {parent_id}), registered before; {FINETUNED}"
-    assert query(home, "SELECT count(*) FROM model_versions") == [(7,)]
+    assert result.summary.startswith(
+        f"register: webtext-tiny:1 (checkpoint {parent_id}), registered before; {trained_from_it(home)}")
+    assert query(home, "SELECT count(*) FROM model_versions") == [(8,)]
     assert query(home, "SELECT count(*) FROM model_promotions WHERE name = 'webtext-tiny'") == [(1,)]
 
 
@@ -105,7 +114,8 @@ def test_list_and_show_name_fine_tuned_versions_and_generate_refuses_one(home, c
     code, out, _ = cli("models", "list")
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert code == 0 and set(rows) == {"webtext-tiny:1", *(f"webtext-tiny-{task}:1" for task in TASKS),
-                                       "webtext-tiny-sft:1", "webtext-tiny-reward:1"}
+                                       "webtext-tiny-sft:1", "webtext-tiny-reward:1",
+                                       "webtext-tiny-aligned:1"}
     assert "webtext-tiny:1" in rows["webtext-tiny-sentiment:1"].split()[3:]
     code, out, _ = cli("models", "show", "webtext-tiny-inference")
     assert code == 0 and "fine-tuned   from webtext-tiny:1" in out

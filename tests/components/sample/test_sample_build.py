@@ -29,7 +29,8 @@ def test_rebuild_leaves_identical_files_alone(tmp_path):
                 for split in ("train", "validation")]
     tasks = sorted([*labelled, "tasks/cloze/validation.tsv", "tasks/lastword/test.jsonl",
                     "tasks/lastword/train.jsonl"])
-    instruct = [f"instruct/{kind}/{split}.jsonl" for kind in ("comparisons", "demonstrations")
+    instruct = [f"instruct/{kind}/{split}.jsonl"
+                for kind in ("comparisons", "demonstrations", "prompts", "reviews")
                 for split in ("train", "validation")]
     # no temporary files left behind
     assert names == ["RS_sample.ndjson.zst", "ground_truth.json", *instruct, *tasks, "texts/heldout.txt"]

@@ -130,7 +130,8 @@ def test_every_exchange_fits_the_tiny_context(built, split):
 
 def test_a_rebuild_writes_the_same_bytes(built, articles, tmp_path):
     files = sorted(p.relative_to(built) for p in built.rglob("*.jsonl"))
-    assert [str(p) for p in files] == [f"{name}/{split}.jsonl" for name in ("comparisons", "demonstrations")
+    assert [str(p) for p in files] == [f"{name}/{split}.jsonl"
+                                       for name in ("comparisons", "demonstrations", "prompts")
                                        for split in SPLITS]
     assert not write_instruct_sets(built, articles)
     assert write_instruct_sets(tmp_path, articles)

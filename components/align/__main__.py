@@ -1,0 +1,3 @@
+from webtext.components.align.run import main
+
+raise SystemExit(main())

@@ -19,7 +19,8 @@ from webtext.flows.sft import STAGE as SFT
 from webtext.flows.sft import registered
 from webtext.flows.stage import Context
 
-BEFORE = ("reward", "rule", "lm_loss")  # the evaluation's metrics that the SFT model has too
+# the evaluation's metrics that the SFT model has too
+BEFORE = ("reward", "rule", "answer_tokens", "lm_loss")
 
 
 class Align(PostTrainingStage):
@@ -29,8 +30,8 @@ class Align(PostTrainingStage):
     The checkpoint's id also hashes the reward model when `reward: model` (PPO follows it; both methods
     are judged by it). PPO-ptx and the language-model loss read the parent's pretraining token set. Its
     held-out scores (`components.align.evaluation`) go to `evaluations` as task `alignment`, with the
-    SFT model's reward, rule and language-model loss on the same prompts beside them; answers before
-    and after are in the run's `answers.json` and the stage's artifact.
+    SFT model's reward, rule, answer length and language-model loss on the same prompts beside them;
+    answers before and after are in the run's `answers.json` and the stage's artifact.
     """
 
     name = "align"
@@ -121,11 +122,12 @@ class Align(PostTrainingStage):
 
         answers = json.loads((run_dir / ANSWERS_FILE).read_text())["answers"]
         rows = [f"| {cell(a['prompt'])} | {cell(', '.join(a['require']))} | {cell(a['before'])} | "
-                f"{cell(a['after'])} |" for a in answers]
+                f"{a['score_before']:.3f} | {cell(a['after'])} | {a['score_after']:.3f} |" for a in answers]
         create_markdown_artifact(
             key="align-answers",
-            markdown=f"# {checkpoint_id}: answers before (SFT) and after\n\n| prompt | requires | before | "
-                     f"after |\n|---|---|---|---|\n" + "\n".join(rows),
+            markdown=f"# {checkpoint_id}: answers before (SFT) and after, with their rewards\n\n"
+                     f"| prompt | requires | before | reward | after | reward |\n|---|---|---|---|---|---|\n"
+                     + "\n".join(rows),
             description="Held-out prompts answered by the SFT model and by the aligned one, same seed.")
 
 

@@ -9,10 +9,12 @@ Each prompt is answered once by the policy and once by the SFT model, both sampl
                 policy's own answers
     rule        share of the prompts that require words whose answer names them all: the independent
                 judge when a reward model is maximised
+    answer_tokens  mean answer length in tokens: a reward model that favours short or long answers
+                shows here first (the commonest reward hack)
     lm_loss     the language-model loss (nats per token) on windows of the pretraining validation
                 split, and `lm_loss_increase` over the SFT model's: what PPO-ptx guards
 
-The SFT model's `reward`, `rule` and `lm_loss` are the "before".
+The SFT model's `reward`, `rule`, `answer_tokens` and `lm_loss` are the "before".
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def evaluate(policy: GPT, reference: GPT, scorer: Scorer, examples: list[PromptE
     """Score `policy` against `reference` on `examples` (module docstring)."""
     policy.eval(), reference.eval()
     device = next(policy.parameters()).device
-    totals = {"reward": 0.0, "reference_reward": 0.0, "wins": 0.0, "kl": 0.0}
+    totals = {"reward": 0.0, "reference_reward": 0.0, "wins": 0.0, "kl": 0.0, "tokens": 0.0,
+              "reference_tokens": 0.0}
     rule_hits, reference_hits, n_rule = 0, 0, 0
     answers = []
     for first in range(0, len(examples), batch_size):
@@ -78,6 +81,8 @@ def evaluate(policy: GPT, reference: GPT, scorer: Scorer, examples: list[PromptE
         totals["reference_reward"] += float(reference_score.sum())
         totals["wins"] += float((score > reference_score).sum() + 0.5 * (score == reference_score).sum())
         totals["kl"] += float(_kl(policy, reference, mine).sum())
+        totals["tokens"] += float(mine.mask.sum())
+        totals["reference_tokens"] += float(theirs.mask.sum())
         texts, reference_texts = _texts(mine, decode, stop), _texts(theirs, decode, stop)
         for prompt, text, reference_text in zip(prompts, texts, reference_texts, strict=True):
             if prompt.require:
@@ -90,8 +95,9 @@ def evaluate(policy: GPT, reference: GPT, scorer: Scorer, examples: list[PromptE
                             "before": reference_text, "after": text, "score_before": before,
                             "score_after": after})
     n = len(examples)
-    metrics = {"reward": totals["reward"] / n, "win_rate": totals["wins"] / n, "kl": totals["kl"] / n}
-    baseline = {"reward": totals["reference_reward"] / n}
+    metrics = {"reward": totals["reward"] / n, "win_rate": totals["wins"] / n, "kl": totals["kl"] / n,
+               "answer_tokens": totals["tokens"] / n}
+    baseline = {"reward": totals["reference_reward"] / n, "answer_tokens": totals["reference_tokens"] / n}
     if n_rule:
         metrics["rule"], baseline["rule"] = rule_hits / n_rule, reference_hits / n_rule
     if windows is not None and lm_batches:

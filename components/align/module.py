@@ -14,6 +14,7 @@ of pairs they rank as the labeller did.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from webtext.components.align import losses
@@ -87,6 +88,7 @@ class PPOModule(PostTrainingModule):
         optimizer, schedule = self.optimizers(), self.lr_schedulers()
         order = torch.Generator().manual_seed(seed_of(s.seed, self.global_rank, index, 1))
         stats: dict[str, list[torch.Tensor]] = {}
+        update = 0
         for _ in range(s.ppo_epochs):
             for rows in torch.randperm(len(prompts), generator=order).tensor_split(s.minibatches):
                 if not len(rows):
@@ -102,7 +104,8 @@ class PPOModule(PostTrainingModule):
                                           data["returns"][rows], mask, s.value_clip)
                 loss = policy.loss + s.value_coef * value
                 if s.ptx_coef and self.pretraining is not None:
-                    loss = loss + s.ptx_coef * self._pretraining_loss(index)
+                    loss = loss + s.ptx_coef * self._pretraining_loss(index, update)
+                update += 1
                 optimizer.zero_grad()
                 self.manual_backward(loss)
                 self.configure_gradient_clipping(optimizer)
@@ -112,7 +115,8 @@ class PPOModule(PostTrainingModule):
                                      ("clip_fraction", policy.clip_fraction), ("approx_kl", policy.approx_kl),
                                      ("entropy", losses.masked_mean(losses.entropy(logits), mask))):
                     stats.setdefault(name, []).append(value_.detach())
-        kl = float(data["kl"].mean())
+        # every process adapts beta by the mean KL of all of them, so their coefficients stay equal
+        kl = float(self.trainer.strategy.reduce(data["kl"].mean(), reduce_op="mean"))
         self.kl.update(kl, len(prompts) * self.trainer.world_size)
         n = len(prompts)
         self.log_dict({f"train/{name}": torch.stack(values).mean() for name, values in stats.items()},
@@ -122,12 +126,10 @@ class PPOModule(PostTrainingModule):
                        "train/answer_tokens": data["mask"].sum(1).mean(),
                        "train/ended": rollout.ended(self.stop).float().mean()}, batch_size=n)
 
-    def _pretraining_loss(self, index: int) -> torch.Tensor:
+    def _pretraining_loss(self, index: int, update: int) -> torch.Tensor:
         """PPO-ptx's term: the language-model loss on a batch of pretraining windows drawn from (seed,
-        rank, rollout batch)."""
-        import numpy as np
-
-        rng = np.random.default_rng([self.settings.seed, self.global_rank, index, 2])
+        rank, rollout batch, update)."""
+        rng = np.random.default_rng([self.settings.seed, self.global_rank, index, update, 2])
         x, y = self.pretraining.batch(rng, self.settings.batch_size // self.trainer.world_size)
         self.model.eval()
         return self.model(x.to(self.device), y.to(self.device))[1]

@@ -70,7 +70,9 @@ def steps(settings: PostTraining, n_records: int, what: str) -> int:
     return settings.epochs * per_epoch
 
 
-def trainer_for(settings: PostTraining, out: Path, max_steps: int) -> L.Trainer:
+def trainer_for(settings: PostTraining, out: Path, max_steps: int, steps_per_batch: int = 1) -> L.Trainer:
+    """The run's Trainer. Lightning logs every so many batches; a batch of `steps_per_batch` optimizer
+    steps (PPO's rollout batch) logs every `log_every_steps` steps all the same, rounded to batches."""
     world = world_size(settings)
     if settings.batch_size % world:
         raise ValueError(f"batch_size={settings.batch_size} does not split evenly over {world} processes: "
@@ -78,7 +80,7 @@ def trainer_for(settings: PostTraining, out: Path, max_steps: int) -> L.Trainer:
     return L.Trainer(
         **trainer_settings(settings, world), max_steps=max_steps,
         val_check_interval=min(settings.val_every_steps, max_steps), check_val_every_n_epoch=None,
-        num_sanity_val_steps=0, log_every_n_steps=settings.log_every_steps,
+        num_sanity_val_steps=0, log_every_n_steps=max(1, settings.log_every_steps // steps_per_batch),
         logger=CSVLogger(out, name="logs", version=""),
         callbacks=[StepCheckpoints(out / CHECKPOINTS, settings.checkpoint_every_steps), SameStart(),
                    Progress(settings.log_every_steps, max_steps)],

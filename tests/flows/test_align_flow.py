@@ -16,7 +16,7 @@ from webtext.warehouse import evaluate as evaluations
 
 pytestmark = pytest.mark.slow
 
-METRICS = {"reward", "win_rate", "kl", "rule", "lm_loss", "lm_loss_increase"}
+METRICS = {"reward", "win_rate", "kl", "rule", "answer_tokens", "lm_loss", "lm_loss_increase"}
 
 
 def query(home, sql, params=()):
@@ -44,17 +44,18 @@ def test_ppo_aligns_the_chat_model_against_the_reward_model_and_scores_both(tiny
     assert parent_id == chat_id and config["reward_id"] == judge_id
     assert config["align"]["method"] == "ppo" and config["align"]["reward"] == "model"
     after, before = scores(home, aligned_id), scores(home, chat_id)
-    assert set(after) == METRICS and set(before) == {"reward", "rule", "lm_loss"}
+    assert set(after) == METRICS and set(before) == {"reward", "rule", "answer_tokens", "lm_loss"}
     assert {(data, n) for _, data, n in after.values()} == {(data, n) for _, data, n in before.values()}
     assert after["reward"][2] == 32  # the held-out prompts
     assert after["lm_loss_increase"][0] == pytest.approx(after["lm_loss"][0] - before["lm_loss"][0])
     assert 0 <= after["win_rate"][0] <= 1 and 0 <= after["rule"][0] <= 1 and after["kl"][0] > 0
     result = json.loads((home.runs / aligned_id / "result.json").read_text())
-    assert result["step"] == 8 * 2 and result["n_train"] == 128  # 8 rollout batches of 2 updates
+    assert result["step"] == 4 * 2 and result["n_train"] == 64  # 4 rollout batches of 2 updates
     summary = {r.stage: r.summary for r in tiny_run.results}["align"]
-    assert f"checkpoint {aligned_id} from {chat_id}, step 16, 128 prompts" in summary
+    assert f"checkpoint {aligned_id} from {chat_id}, step 8, 64 prompts" in summary
     answers = tiny_run.artifact("align-answers").data
-    assert "| prompt | requires | before | after |" in answers and answers.count("\n|") >= 2 + 5
+    assert "| prompt | requires | before | reward | after | reward |" in answers
+    assert answers.count("\n|") >= 2 + 5
     assert tiny_run.artifact("align-curve").data.count("data:image/svg+xml;base64,") == 4
 
 

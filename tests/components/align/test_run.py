@@ -5,9 +5,12 @@ to the weights of an uninterrupted one."""
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,7 @@ from webtext.components.instruct.run import run_sft
 from webtext.components.model.checkpoint import load_model
 from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.tokenize.bpe import tiktoken_encoding
-from webtext.components.train.job import ANSWERS_FILE, AlignJob, SFTJob, TrainingResult
+from webtext.components.train.job import ANSWERS_FILE, JOB_FILE, RESULT_FILE, AlignJob, SFTJob, TrainingResult
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +104,7 @@ def test_ppo_raises_the_rules_success_rate_over_the_sft_model_at_a_bounded_kl(pp
     assert 0.1 < before < 0.7 and after > before + 0.3
     assert result.scores["reward"] == after  # the rule is the reward here
     assert result.scores["win_rate"] > 0.6 and 0 < result.scores["kl"] < MAX_KL
+    assert all(1 < r["answer_tokens"] <= PPO["eval_tokens"] for r in (result.scores, result.baseline))
     answers = json.loads((out / ANSWERS_FILE).read_text())["answers"]
     assert len(answers) == 5 and {"prompt", "require", "before", "after"} <= answers[0].keys()
     assert json.loads((out / "config.json").read_text())["chat"]["format"] == "hh"
@@ -131,3 +135,21 @@ def test_a_killed_ppo_run_resumes_between_rollout_batches_to_the_weights_of_an_u
     ours, theirs = load_file(killed / "model.safetensors"), load_file(out / "model.safetensors")
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
     assert load_model(killed, resumed.weights_sha256).config.block_size == 64
+
+
+def test_ppo_on_two_processes_samples_apart_and_updates_as_one(chat, tmp_path):
+    """Two gloo processes, each sampling its half of every rollout batch from its own seed, with several
+    manual optimizer steps per batch under DDP: the run takes the steps one process would, stays near
+    the SFT model and adapts beta toward its target."""
+    out = tmp_path / "ddp"
+    job = align_job(chat, out, "prompts", {**PPO, "epochs": 1, "devices": 2, "strategy": "ddp",
+                                          "target_kl": 1.0})
+    job.write(out / JOB_FILE)
+    done = subprocess.run([sys.executable, "-m", "webtext.components.align", str(out / JOB_FILE)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = TrainingResult.read(out / RESULT_FILE)
+    assert result.step == 4 * 4 and result.n_train == 64 and 0 < result.scores["kl"] < MAX_KL
+    betas = [float(row["train/beta"]) for row in csv.DictReader((out / "logs" / "metrics.csv").open())
+             if row.get("train/beta")]
+    assert betas and betas[-1] != PPO["beta"]  # adapted toward the target, from the KL of both processes

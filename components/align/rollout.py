@@ -10,7 +10,6 @@ tokens are those up to and including its `<|endoftext|>` (`mask`); one cut at `m
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -81,6 +80,3 @@ def model_scores(scorer: RewardModel, rollout: Rollout, stop: int) -> torch.Tens
     device = scorer.offset.device
     tokens, lengths = right_pad(scored_sequences(rollout, stop, scorer.gpt.config.block_size), stop)
     return scorer(tokens.to(device), lengths.to(device))
-
-
-Scorer = Callable[[Rollout], torch.Tensor]  # the reward (B,) of each answer of a rollout

@@ -35,7 +35,6 @@ class Align(PostTrainingStage):
     """
 
     name = "align"
-    kind = "prompts"
     task = "alignment"
     process = "webtext.components.align"
 

@@ -52,7 +52,6 @@ class Work:
 class PostTrainingStage(Stage):
     """A stage that trains one checkpoint of kind `name` from `parent(ctx)` on `settings(config).data`."""
 
-    kind: ClassVar[str]  # demonstrations, comparisons or prompts: what the records are
     task: ClassVar[str]  # the `evaluations.task` its held-out scores are written under
     process: ClassVar[str] = "webtext.components.instruct"  # the module that trains, `python -m` it
 
@@ -69,9 +68,9 @@ class PostTrainingStage(Stage):
         """More of what the checkpoint depends on besides its parent, data and settings."""
         return {}
 
+    @abstractmethod
     def records(self, ctx: Context) -> str:
-        """What the records are under the current config (`kind`, unless a setting chooses)."""
-        return self.kind
+        """What the records are under the current config: demonstrations, comparisons or prompts."""
 
     def plan(self, ctx: Context) -> Plan:
         settings = self.settings(ctx)

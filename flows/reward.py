@@ -27,8 +27,10 @@ class Reward(PostTrainingStage):
     """
 
     name = "reward"
-    kind = "comparisons"
     task = "comparisons"
+
+    def records(self, ctx: Context) -> str:
+        return "comparisons"
 
     def settings(self, ctx: Context) -> RewardConfig:
         return ctx.config.reward

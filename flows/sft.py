@@ -26,11 +26,13 @@ class SFT(PostTrainingStage):
     """
 
     name = "sft"
-    kind = "demonstrations"
     task = "demonstrations"
 
     def subject(self, config: WebtextConfig) -> str:
         return "lora" if config.sft.adapter else ""
+
+    def records(self, ctx: Context) -> str:
+        return "demonstrations"
 
     def settings(self, ctx: Context) -> SFTConfig:
         return ctx.config.sft

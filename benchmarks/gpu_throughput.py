@@ -49,8 +49,8 @@ def main() -> int:
 
     from webtext.components.model.presets import model_config
     from webtext.components.train.data import TokenData
-    from webtext.components.train.distributed import precision
     from webtext.components.train.module import GPTModule
+    from webtext.components.train.precision import resolve
 
     class Clock(L.Callback):
         start = end = 0.0
@@ -65,11 +65,12 @@ def main() -> int:
             self.end = time.perf_counter()
 
     torch.set_float32_matmul_precision("high")
+    precision, _ = resolve("auto", None)
     shape = model_config("gpt2-small", VOCAB).to_dict() | {"dropout": 0.0}
     total = args.steps + args.warmup
     module = GPTModule(shape, 6e-4, 0.1, 2, total, 0.1, (0.9, 0.95), 0, 1.0, compile=True)
     clock = Clock()
-    trainer = L.Trainer(accelerator="auto", devices=1, precision=precision("auto"), max_steps=total,
+    trainer = L.Trainer(accelerator="auto", devices=1, precision=precision, max_steps=total,
                         limit_val_batches=0, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[clock])
     trainer.fit(module, datamodule=TokenData(token_set(), CONTEXT, args.micro_batch, 1, 0, 1))
@@ -78,7 +79,7 @@ def main() -> int:
     flops = module.model.flops_per_token() * tokens_per_s
     gpu_peak = peak(name)
     mfu = f"{flops / gpu_peak:.1%} of {gpu_peak / 1e12:.0f} TFLOP/s bf16" if gpu_peak else "peak unknown"
-    print(f"{name}, {precision('auto')}, compiled, micro-batch {args.micro_batch} x {CONTEXT}: "
+    print(f"{name}, {precision}, compiled, micro-batch {args.micro_batch} x {CONTEXT}: "
           f"{tokens_per_s:,.0f} tokens/s, {flops / 1e12:.1f} TFLOP/s, MFU {mfu}; "
           f"peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
     return 0

@@ -56,6 +56,11 @@ class Home:
         return self.root / "tokens"
 
     @property
+    def measurements(self) -> Path:
+        """What each kind of machine was measured to do (`precision: auto`), one file per kind."""
+        return self.root / "measurements"
+
+    @property
     def runs(self) -> Path:
         """Training runs, one directory per checkpoint id: resumable state, logs, the weights handed on."""
         return self.root / "runs"

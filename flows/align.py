@@ -14,9 +14,9 @@ from webtext.components.errors import InputError
 from webtext.components.records import Checkpoint
 from webtext.components.train.job import ANSWERS_FILE, AlignJob
 from webtext.flows.post_training import PostTrainingStage, Work
+from webtext.flows.pretrain import registered
 from webtext.flows.reward import STAGE as REWARD
 from webtext.flows.sft import STAGE as SFT
-from webtext.flows.sft import registered
 from webtext.flows.stage import Context
 
 # the evaluation's metrics that the SFT model has too
@@ -98,8 +98,9 @@ class Align(PostTrainingStage):
 
         judge = self.judge(ctx)
         token_set = token_sets.token_set_row(ctx.con, work.parent.token_set_id)
-        return AlignJob(out=ctx.home.runs / work.checkpoint_id, parent=work.parent.directory,
-                        parent_sha256=work.parent.sha256, tokenizer=work.parent.tokenizer_path, train=train,
+        return AlignJob(out=ctx.home.runs / work.checkpoint_id, measurements=ctx.home.measurements,
+                        parent=work.parent.directory, parent_sha256=work.parent.sha256,
+                        tokenizer=work.parent.tokenizer_path, train=train,
                         validation=validation, reward_model=judge.directory if judge else None,
                         reward_sha256=judge.sha256 if judge else None,
                         tokens=ctx.home.tokens / token_set["path"] if token_set else None,

@@ -82,7 +82,8 @@ def _scores(ctx: Context, ids: dict[str, str]) -> str:
 def _write_job(ctx: Context, parent: Checkpoint, task: TaskConfig, checkpoint_id: str) -> Path:
     run_dir = ctx.home.runs / checkpoint_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    job = FinetuneJob(out=run_dir, parent=parent.directory, parent_sha256=parent.sha256, model=parent.shape,
+    job = FinetuneJob(out=run_dir, measurements=ctx.home.measurements, parent=parent.directory,
+                      parent_sha256=parent.sha256, model=parent.shape,
                       from_scratch=ctx.config.finetune.from_scratch, tokenizer=parent.tokenizer_path,
                       task=task, finetune=ctx.config.finetune.model_copy(update={"tasks": []}),
                       cache_dir=ctx.home.root / "cache")

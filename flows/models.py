@@ -157,6 +157,11 @@ def _show(con: duckdb.DuckDBPyConnection, home: Home, ref: str) -> int:
         parent = lineage["parent"]
         print(f"  fine-tuned   from {parent['name']}:{parent['version']} "
               f"(checkpoint {parent['checkpoint_id']})")
+    pretrained = lineage.get("pretrain") or {}
+    if pretrained.get("teacher_id"):
+        distill = pretrained["distill"]
+        print(f"  distilled    from {pretrained['teacher']} (checkpoint {pretrained['teacher_id']}), alpha "
+              f"{distill['alpha']}, temperature {distill['temperature']}")
     training = lineage.get("training", {})
     if training.get("stage") == "align":
         settings = training["align"]

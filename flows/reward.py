@@ -52,8 +52,9 @@ class Reward(PostTrainingStage):
         return {"normalised_on_sha256": [sha256_file(path) for path in self._normalise(ctx)]}
 
     def job(self, ctx: Context, work: Work, train: list[Path], validation: list[Path]) -> RewardJob:
-        return RewardJob(out=ctx.home.runs / work.checkpoint_id, parent=work.parent.directory,
-                         parent_sha256=work.parent.sha256, tokenizer=work.parent.tokenizer_path, train=train,
+        return RewardJob(out=ctx.home.runs / work.checkpoint_id, measurements=ctx.home.measurements,
+                         parent=work.parent.directory, parent_sha256=work.parent.sha256,
+                         tokenizer=work.parent.tokenizer_path, train=train,
                          validation=validation, normalise=self._normalise(ctx), reward=ctx.config.reward)
 
     def metrics(self, values: dict[str, float], before: bool = False) -> dict[str, float]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from webtext.components.config import SFTConfig, WebtextConfig
-from webtext.components.errors import InputError
 from webtext.components.records import Checkpoint
 from webtext.components.train.job import SFTJob
 from webtext.flows.post_training import PostTrainingStage, Work
 from webtext.flows.pretrain import STAGE as PRETRAIN
-from webtext.flows.pretrain import checkpoint_record
+from webtext.flows.pretrain import registered
 from webtext.flows.stage import Context
 
 STARTS = ("pretrain", "sft")  # the kinds of checkpoint a chat model is fine-tuned from
@@ -43,32 +42,13 @@ class SFT(PostTrainingStage):
         return registered(ctx, ctx.config.sft.init, "sft.init", STARTS)
 
     def job(self, ctx: Context, work: Work, train: list[Path], validation: list[Path]) -> SFTJob:
-        return SFTJob(out=ctx.home.runs / work.checkpoint_id, parent=work.parent.directory,
-                      parent_sha256=work.parent.sha256, tokenizer=work.parent.tokenizer_path, train=train,
+        return SFTJob(out=ctx.home.runs / work.checkpoint_id, measurements=ctx.home.measurements,
+                      parent=work.parent.directory, parent_sha256=work.parent.sha256,
+                      tokenizer=work.parent.tokenizer_path, train=train,
                       validation=validation, sft=ctx.config.sft)
 
     def metrics(self, values: dict[str, float], before: bool = False) -> dict[str, float]:
         return {f"response_{name}": value for name, value in values.items()}
-
-
-def registered(ctx: Context, ref: str, key: str, kinds: tuple[str, ...]) -> Checkpoint:
-    """The checkpoint of the registered version `ref` names, if it is of one of `kinds`."""
-    from webtext.flows.models import resolve_version
-    from webtext.flows.tokenize import TOKENIZER_FILE
-    from webtext.warehouse import pretrain as checkpoints
-    from webtext.warehouse import tokenize as tokenizers
-
-    try:
-        version = resolve_version(ctx.con, ref)
-    except InputError as exc:
-        raise InputError(f"{key}: {exc}") from None
-    row = checkpoints.checkpoint_row(ctx.con, version["checkpoint_id"])
-    if row is None or row["kind"] not in kinds:
-        kind = row["kind"] if row else "unknown"
-        raise InputError(f"{key}={ref!r} is a {kind} checkpoint; start from one of kind {', '.join(kinds)}")
-    tokenizer = tokenizers.tokenizer_row(ctx.con, row["tokenizer_id"])
-    return checkpoint_record(row, ctx.home.runs / row["path"],
-                             ctx.home.tokenizers / tokenizer["path"] / TOKENIZER_FILE)
 
 
 STAGE = SFT()

@@ -5,8 +5,9 @@ Each prompt is answered once by the policy and once by the SFT model, both sampl
 
     reward      mean score of the policy's answers under what was maximised (reward model or rule)
     win_rate    share of prompts where that score beats the SFT answer's (a tie counts half)
-    kl          mean KL(policy || SFT) per answer, sum over its tokens of log pi - log pi_sft, on the
-                policy's own answers
+    kl          mean KL(policy || SFT) per answer: at each of its tokens, the exact KL of the two
+                next-token distributions, summed over the policy's own answer (never negative, and with
+                less variance than the sampled log-ratio the PPO penalty uses)
     rule        share of the prompts that require words whose answer names them all: the independent
                 judge when a reward model is maximised
     answer_tokens  mean answer length in tokens: a reward model that favours short or long answers
@@ -24,13 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from webtext.components.align import losses
 from webtext.components.align.rewards import Scorer
 from webtext.components.align.rollout import Rollout, answer_logits, sample
 from webtext.components.instruct.converse import fit_prompt
 from webtext.components.instruct.data import Prompt
 from webtext.components.model.gpt import GPT
 from webtext.components.train.data import Windows
+from webtext.components.train.distill import kl_divergence
 from webtext.components.train.distributed import seed_of
 
 
@@ -109,11 +110,9 @@ def evaluate(policy: GPT, reference: GPT, scorer: Scorer, examples: list[PromptE
 
 
 def _kl(policy: GPT, reference: GPT, rollout: Rollout) -> torch.Tensor:
-    """log pi - log pi_ref summed over each answer's tokens (B,)."""
-    tokens, mask = rollout.answer_tokens, rollout.mask
-    mine = losses.token_logprobs(answer_logits(policy, rollout), tokens)
-    theirs = losses.token_logprobs(answer_logits(reference, rollout), tokens)
-    return ((mine - theirs) * mask).sum(1)
+    """KL(pi || pi_ref) of the next-token distributions summed over each answer's tokens (B,)."""
+    divergence = kl_divergence(answer_logits(policy, rollout), answer_logits(reference, rollout))
+    return (divergence * rollout.mask).sum(1)
 
 
 def _texts(rollout: Rollout, decode, stop: int) -> list[str]:

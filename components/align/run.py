@@ -73,7 +73,7 @@ def run_align(job: AlignJob) -> TrainingResult | None:
                  else RewardModel(load_model(job.parent, job.parent_sha256)))
         pretraining = Windows(job.tokens, "train", block) if job.tokens and settings.ptx_coef else None
         module = PPOModule(policy, value, reference, scorer, settings, max_steps, stop, pretraining)
-        trainer = trainer_for(settings, job.out, max_steps, steps_per_batch=updates)
+        trainer = trainer_for(settings, job, max_steps, steps_per_batch=updates)
         records = RecordData(train, validation, _prompt_batch, settings.batch_size, settings.seed,
                              steps_per_batch=updates)
         trainer.fit(module, datamodule=records, ckpt_path=resume_from(trainer, job.out))
@@ -84,7 +84,7 @@ def run_align(job: AlignJob) -> TrainingResult | None:
                              block)
         max_steps = steps(settings, len(train), "comparisons")
         module = DPOModule(policy, reference, settings, max_steps)
-        trainer = trainer_for(settings, job.out, max_steps)
+        trainer = trainer_for(settings, job, max_steps)
         records = RecordData(train, held_out, dpo_batch, settings.batch_size, settings.seed)
         _, after = fit_scored(trainer, module, records, job.out)
         n_train, pairs = len(train), held_out_scores(after)

@@ -49,7 +49,9 @@ class Devices(Section):
 
     precision: str = Field(
         "auto",
-        description="Lightning precision; auto: bf16-mixed where the hardware has bf16, else 32-true.",
+        description="Lightning precision; auto: on a GPU bf16-mixed where it has bf16 (else 16-mixed); on a "
+        "CPU bf16-mixed where a bf16 matmul measured faster than fp32 (once per kind of machine, kept in "
+        "the home's measurements/), else 32-true.",
     )
     accelerator: str = Field("auto", description="Lightning accelerator: auto (CUDA when present), cpu, gpu.")
     devices: int | Literal["auto"] = Field(
@@ -66,6 +68,32 @@ class Devices(Section):
         description="A command that starts every training process itself, put before `python -m "
         "webtext.components.train JOB`: [srun] in a Slurm allocation (one task per device), or [torchrun, "
         "--no-python, --nproc-per-node=8, ...]. Empty: Lightning starts the processes of this node.",
+    )
+
+
+class MuonConfig(Section):
+    """Muon's settings for the hidden matrices when `pretrain.optimizer` is muon; the embeddings, head,
+    norms and biases keep AdamW and its keys (`learning_rate`, `warmup_steps`, `min_lr_ratio`, ...)."""
+
+    learning_rate: float = Field(
+        0.02, gt=0, description="Peak learning rate (the GPT-2 speedrun: 0.02 to 0.05), scaled per matrix "
+        "by sqrt(max(1, rows / columns)).",
+    )
+    momentum: float = Field(0.95, ge=0, lt=1, description="Nesterov momentum of the orthogonalised update.")
+    weight_decay: float = Field(0.0, ge=0, description="Decoupled weight decay (times the learning rate).")
+    ns_steps: int = Field(5, ge=1, description="Newton-Schulz iterations that orthogonalise each update.")
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup steps (the speedrun: none).")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine floor, as a share of the peak.")
+
+
+class DistillConfig(Section):
+    """How a student learns from `pretrain.teacher` (Hinton et al. 2015): loss = alpha * CE(labels) +
+    (1 - alpha) * T^2 * KL(teacher_T || student_T), both distributions softened by the temperature T."""
+
+    alpha: float = Field(0.5, ge=0, le=1, description="Weight of the cross-entropy on the true next token.")
+    temperature: float = Field(
+        2.0, gt=0, description="Softens both distributions: above 1, the teacher's ranking of the unlikely "
+        "tokens carries more of the signal.",
     )
 
 
@@ -97,7 +125,22 @@ class PretrainConfig(Devices):
         description="Tokens per optimizer step over all devices (GPT-2/nanoGPT: ~0.5M); reached by "
         "gradient accumulation, rounded to whole micro-batches.",
     )
-    learning_rate: float = Field(6e-4, gt=0, description="Peak learning rate (GPT-3 small: 6e-4).")
+    optimizer: Literal["adamw", "muon"] = Field(
+        "adamw", description="adamw: AdamW on every parameter (GPT-2); muon: Muon on the transformer blocks' "
+        "matrices (settings in `muon`), AdamW on the rest. Not with strategy fsdp: Muon orthogonalises "
+        "whole matrices.",
+    )
+    muon: MuonConfig = Field(default_factory=MuonConfig, description="Muon's settings (optimizer: muon).")
+    teacher: str | None = Field(
+        None, description="Distil from this registered model (NAME, NAME:VERSION or NAME@ALIAS) of kind "
+        "pretrain, which must share the token set's tokenizer; its logits are computed at every step. None: "
+        "train on the labels alone.",
+    )
+    distill: DistillConfig = Field(
+        default_factory=DistillConfig, description="The distillation loss's settings (with a teacher).")
+    learning_rate: float = Field(
+        6e-4, gt=0, description="Peak learning rate of AdamW (GPT-3 small: 6e-4); with muon, of the "
+        "parameters Muon does not train.")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine floor, as a share of the peak.")
     warmup_steps: int = Field(100, ge=0, description="Linear warmup steps.")
     weight_decay: float = Field(0.1, ge=0, description="AdamW decay on matrices only (GPT-3: 0.1).")
@@ -119,6 +162,19 @@ class PretrainConfig(Devices):
     log_every_steps: int = Field(10, ge=1, description="Progress line every this many steps.")
     sample_tokens: int = Field(48, ge=0, description="Tokens sampled at each validation (0: none).")
     seed: int = Field(1337, description="Seeds initialisation, batches and dropout.")
+
+    @model_validator(mode="after")
+    def _not_sharded(self) -> PretrainConfig:
+        """Muon orthogonalises whole matrices, which FSDP splits across processes; a teacher would be
+        held whole on every process, which is what FSDP is chosen to avoid."""
+        if self.strategy == "fsdp":
+            if self.optimizer == "muon":
+                raise ValueError("optimizer muon does not run with strategy fsdp (Muon orthogonalises whole "
+                                 "matrices, FSDP shards them): use strategy ddp or optimizer adamw")
+            if self.teacher is not None:
+                raise ValueError("a teacher does not run with strategy fsdp (every process would hold it "
+                                 "whole): use strategy ddp")
+        return self
 
 
 class TaskConfig(Section):

@@ -97,7 +97,7 @@ def finetune(job: FinetuneJob) -> TrainingResult | None:
                                              **pl_module.scores}), flush=True)
 
     trainer = L.Trainer(
-        **trainer_settings(settings, world), max_epochs=settings.epochs,
+        **trainer_settings(settings, world, job.measurements), max_epochs=settings.epochs,
         logger=CSVLogger(out, name="logs", version=""), callbacks=[Progress()], enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=10,
         use_distributed_sampler=False,  # TaskData splits the examples by rank

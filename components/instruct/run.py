@@ -55,7 +55,7 @@ from webtext.components.train.distributed import (
     trainer_settings,
     world_size,
 )
-from webtext.components.train.job import RESULT_FILE, RewardJob, SFTJob, TrainingResult
+from webtext.components.train.job import RESULT_FILE, RewardJob, SFTJob, TrainingJob, TrainingResult
 from webtext.components.train.run import Progress, StepCheckpoints, latest_checkpoint
 
 CHECKPOINTS = "checkpoints"
@@ -70,19 +70,21 @@ def steps(settings: PostTraining, n_records: int, what: str) -> int:
     return settings.epochs * per_epoch
 
 
-def trainer_for(settings: PostTraining, out: Path, max_steps: int, steps_per_batch: int = 1) -> L.Trainer:
-    """The run's Trainer. Lightning logs every so many batches; a batch of `steps_per_batch` optimizer
-    steps (PPO's rollout batch) logs every `log_every_steps` steps all the same, rounded to batches."""
+def trainer_for(settings: PostTraining, job: TrainingJob, max_steps: int, steps_per_batch: int = 1
+                ) -> L.Trainer:
+    """The run's Trainer, writing into `job.out`. Lightning logs every so many batches; a batch of
+    `steps_per_batch` optimizer steps (PPO's rollout batch) logs every `log_every_steps` steps all the
+    same, rounded to batches."""
     world = world_size(settings)
     if settings.batch_size % world:
         raise ValueError(f"batch_size={settings.batch_size} does not split evenly over {world} processes: "
                          f"make it a multiple of {world}")
     return L.Trainer(
-        **trainer_settings(settings, world), max_steps=max_steps,
+        **trainer_settings(settings, world, job.measurements), max_steps=max_steps,
         val_check_interval=min(settings.val_every_steps, max_steps), check_val_every_n_epoch=None,
         num_sanity_val_steps=0, log_every_n_steps=max(1, settings.log_every_steps // steps_per_batch),
-        logger=CSVLogger(out, name="logs", version=""),
-        callbacks=[StepCheckpoints(out / CHECKPOINTS, settings.checkpoint_every_steps), SameStart(),
+        logger=CSVLogger(job.out, name="logs", version=""),
+        callbacks=[StepCheckpoints(job.out / CHECKPOINTS, settings.checkpoint_every_steps), SameStart(),
                    Progress(settings.log_every_steps, max_steps)],
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         use_distributed_sampler=False,  # StepBatches splits each batch by rank
@@ -135,7 +137,7 @@ def run_sft(job: SFTJob) -> TrainingResult | None:
     max_steps = steps(settings, len(train), "demonstrations")
     model = with_adapter(base.train(), settings.adapter)
     module = SFTModule(model, settings, max_steps)
-    trainer = trainer_for(settings, job.out, max_steps)
+    trainer = trainer_for(settings, job, max_steps)
     data_module = RecordData(train, validation, sft_batch, settings.batch_size, settings.seed)
     before, after = fit_scored(trainer, module, data_module, job.out)
     trained = gathered_model(trainer, lambda: with_adapter(GPT(base.config), settings.adapter))
@@ -174,7 +176,7 @@ def run_reward(job: RewardJob) -> TrainingResult | None:
     max_steps = steps(settings, len(train), "comparisons")
     model = rm.RewardModel(base.train())
     module = RewardModule(model, settings, max_steps)
-    trainer = trainer_for(settings, job.out, max_steps)
+    trainer = trainer_for(settings, job, max_steps)
     data_module = RecordData(train, validation, reward_batch, settings.batch_size, settings.seed)
     before, after = fit_scored(trainer, module, data_module, job.out)
     trained = gathered_model(trainer, lambda: rm.RewardModel(GPT(base.config)))

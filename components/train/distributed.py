@@ -27,6 +27,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from webtext.components.config import Devices
 from webtext.components.files import atomic_write_bytes
 from webtext.components.lifetime import exit_with_parent
+from webtext.components.train.precision import resolve
 
 FAILURES = "failures"
 
@@ -34,16 +35,6 @@ FAILURES = "failures"
 def seed_of(*key: int) -> int:
     """A 63-bit seed drawn from `key` (seed, rank, index): distinct keys give unrelated streams."""
     return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
-
-
-def precision(name: str) -> str:
-    """`auto`: bf16-mixed where the hardware computes in bf16, else 32-true (never 16-bit floats on a CPU
-    that would emulate them, where one bf16 matmul can be 100x slower than fp32)."""
-    if name != "auto":
-        return name
-    if torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
 
 
 def world_size(devices: Devices) -> int:
@@ -54,8 +45,9 @@ def world_size(devices: Devices) -> int:
     return probe.world_size
 
 
-def trainer_settings(devices: Devices, world: int) -> dict:
-    """Trainer keyword arguments for `devices`.
+def trainer_settings(devices: Devices, world: int, measurements: Path | None) -> dict:
+    """Trainer keyword arguments for `devices`; `precision: auto` as `components.train.precision`
+    decides it, with the machine's rates kept in `measurements`.
 
     `fsdp` is FSDP2 (`fully_shard`, applied by the module's `configure_model`) through Lightning's
     ModelParallelStrategy: it runs on CPU processes (gloo) as on GPUs, which Lightning's FSDP1 strategy
@@ -68,8 +60,11 @@ def trainer_settings(devices: Devices, world: int) -> dict:
     if strategy == "fsdp":
         strategy = ModelParallelStrategy(data_parallel_size=world, tensor_parallel_size=1,
                                          save_distributed_checkpoint=False)
+    chosen, why = resolve(devices.precision, measurements)
+    if why and rank_zero_only.rank == 0:
+        print(why, flush=True)
     return dict(accelerator=devices.accelerator, devices=devices.devices, num_nodes=devices.num_nodes,
-                strategy=strategy, precision=precision(devices.precision))
+                strategy=strategy, precision=chosen)
 
 
 def shard(root: torch.nn.Module, blocks, mesh) -> None:

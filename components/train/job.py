@@ -39,21 +39,29 @@ class _Record(BaseModel):
         return cls.model_validate_json(Path(path).read_text())
 
 
-class PretrainJob(_Record):
-    """Train (or resume) one GPT on a token set into `out`."""
+class TrainingJob(_Record):
+    """What every training process is given: where it writes, and where the rates of this kind of
+    machine are kept (`precision: auto`; None: measured in each process)."""
 
     out: Path
+    measurements: Path | None = None
+
+
+class PretrainJob(TrainingJob):
+    """Train (or resume) one GPT on a token set into `out`."""
+
     tokens: Path
     tokenizer: Path
     val_tokens_per_byte: float
     model: dict
     pretrain: PretrainConfig
+    teacher: Path | None = None  # the registered teacher's checkpoint directory, and its weights' sha256
+    teacher_sha256: str | None = None
 
 
-class FinetuneJob(_Record):
+class FinetuneJob(TrainingJob):
     """Fine-tune a pretrained checkpoint (or the same shape from scratch) on one task into `out`."""
 
-    out: Path
     parent: Path
     parent_sha256: str
     model: dict
@@ -64,10 +72,9 @@ class FinetuneJob(_Record):
     cache_dir: Path
 
 
-class PostTrainingJob(_Record):
+class PostTrainingJob(TrainingJob):
     """Train from a checkpoint on records (the files of each split, resolved) into `out`."""
 
-    out: Path
     parent: Path
     parent_sha256: str
     tokenizer: Path

@@ -1,9 +1,14 @@
-"""The GPT as a LightningModule: GPT-2's optimisation recipe, losses in bits per byte, samples.
+"""The GPT as a LightningModule: GPT-2's optimisation recipe (or Muon), distillation from a teacher,
+losses in bits per byte, samples.
 
-AdamW with weight decay on matrices only, linear warmup then cosine decay to `min_lr_ratio` of the
-peak (GPT-1, section 4.1; `components.train.optim`), gradient norm clipping over all parameters (every
-shard of them under FSDP). Dropout is reseeded from (seed, rank, micro-batch index) at every step, so
-a resumed run draws the same masks as an uninterrupted one and no two processes draw the same.
+AdamW with weight decay on matrices only, or Muon on the blocks' matrices and AdamW on the rest; linear
+warmup then cosine decay to `min_lr_ratio` of the peak (GPT-1, section 4.1; `components.train.optim`);
+gradient norm clipping over all parameters (every shard of them under FSDP). With a teacher, the
+training loss is `components.train.distill`'s; the teacher stays frozen, in eval mode, and out of the
+checkpoints (it is read from its registered files).
+
+Dropout is reseeded from (seed, rank, micro-batch index) at every step, so a resumed run draws the same
+masks as an uninterrupted one and no two processes draw the same.
 Validation losses are summed over every process's share of the batches and divided once, so they equal
 a one-process run's on those batches.
 """
@@ -15,20 +20,29 @@ import math
 import lightning as L
 import torch
 
+from webtext.components.config import MuonConfig
 from webtext.components.model.gpt import GPT, GPTConfig
+from webtext.components.train.distill import distillation_loss
 from webtext.components.train.distributed import seed_of, shard
-from webtext.components.train.optim import adamw_warmup_cosine
+from webtext.components.train.optim import adamw_warmup_cosine, muon_adamw_warmup_cosine
+
+TEACHER = "teacher."  # the teacher's keys in the module's state dict
 
 
 class GPTModule(L.LightningModule):
     def __init__(self, model: dict, learning_rate: float, min_lr_ratio: float, warmup_steps: int,
                  max_steps: int, weight_decay: float, betas: tuple[float, float], seed: int,
                  val_tokens_per_byte: float, sample_tokens: int = 0, tokenizer: str | None = None, *,
-                 grad_clip: float = 1.0, compile: bool = False, activation_checkpointing: bool = False):
+                 grad_clip: float = 1.0, compile: bool = False, activation_checkpointing: bool = False,
+                 optimizer: str = "adamw", muon: dict | None = None, teacher: GPT | None = None,
+                 distill: dict | None = None):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["teacher"])
         self.model = GPT(GPTConfig(**model))
         self.model.activation_checkpointing = activation_checkpointing
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.requires_grad_(False)
         self._decoder = None
         self._configured = False
         self._val_losses: list[torch.Tensor] = []
@@ -44,15 +58,38 @@ class GPTModule(L.LightningModule):
         if self.hparams.compile:
             self.model.compile()  # in place: the state dict keeps its names
 
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()  # no dropout in the targets, whatever mode Lightning sets
+        return self
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        checkpoint["state_dict"] = {k: v for k, v in state.items() if not k.startswith(TEACHER)}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if self.teacher is not None:
+            checkpoint["state_dict"].update({TEACHER + k: v for k, v in self.teacher.state_dict().items()})
+
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.model(idx)[0]
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, micro = batch
         torch.manual_seed(seed_of(self.hparams.seed, self.global_rank, micro))  # this step's dropout masks
-        _, loss = self.model(x, y)
+        logits, loss = self.model(x, y)
+        if self.teacher is not None:
+            with torch.no_grad():
+                teacher_logits = self.teacher(x)[0]
+            distilled = distillation_loss(logits, teacher_logits, y, **self.hparams.distill)
+            loss = distilled.loss
+            self.log_dict({"train/ce": distilled.ce, "train/kl": distilled.kl}, batch_size=x.size(0))
         self.log("train/loss", loss, prog_bar=True, batch_size=x.size(0))
-        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        groups = self.trainer.optimizers[0].param_groups
+        self.log("train/lr", groups[-1]["lr"])  # AdamW's (its last group: biases and gains)
+        if self.hparams.optimizer == "muon":
+            self.log("train/muon_lr", groups[0]["lr"])
         return loss
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
@@ -100,6 +137,10 @@ class GPTModule(L.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adamw_warmup_cosine(self.model.parameters(), learning_rate=h.learning_rate,
-                                   weight_decay=h.weight_decay, warmup_steps=h.warmup_steps,
-                                   max_steps=h.max_steps, min_lr_ratio=h.min_lr_ratio, betas=tuple(h.betas))
+        schedule = dict(learning_rate=h.learning_rate, weight_decay=h.weight_decay,
+                        warmup_steps=h.warmup_steps, max_steps=h.max_steps, min_lr_ratio=h.min_lr_ratio,
+                        betas=tuple(h.betas))
+        if h.optimizer == "muon":
+            return muon_adamw_warmup_cosine(self.model, self.model.transformer.h, muon=MuonConfig(**h.muon),
+                                            **schedule)
+        return adamw_warmup_cosine(self.model.parameters(), **schedule)

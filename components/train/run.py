@@ -29,6 +29,7 @@ import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from webtext.components.files import atomic_path, commit_file, sha256_file
+from webtext.components.model.checkpoint import load_model
 from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.records import CONFIG, WEIGHTS
 from webtext.components.train import PROGRESS
@@ -134,12 +135,14 @@ def train(job: PretrainJob) -> TrainingResult | None:
                        config.max_steps, config.weight_decay, config.betas, config.seed,
                        job.val_tokens_per_byte, config.sample_tokens, str(job.tokenizer),
                        grad_clip=config.grad_clip, activation_checkpointing=config.activation_checkpointing,
-                       compile=cuda if config.compile == "auto" else config.compile)
+                       compile=cuda if config.compile == "auto" else config.compile,
+                       optimizer=config.optimizer, muon=config.muon.model_dump(),
+                       teacher=_teacher(job), distill=config.distill.model_dump())
     data = TokenData(str(job.tokens), block, config.micro_batch_size, accumulation, config.seed,
                      config.val_batches)
     checkpoints = out / "checkpoints"
     trainer = L.Trainer(
-        **trainer_settings(config, world), max_steps=config.max_steps,
+        **trainer_settings(config, world, job.measurements), max_steps=config.max_steps,
         max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
         accumulate_grad_batches=accumulation,
         val_check_interval=config.val_every_steps * accumulation, check_val_every_n_epoch=None,
@@ -161,6 +164,19 @@ def train(job: PretrainJob) -> TrainingResult | None:
     if model is None:
         return None
     return _export(out, model, trainer.global_step, validation, accumulation)
+
+
+def _teacher(job: PretrainJob) -> GPT | None:
+    """The job's teacher, its weights verified, once it is known to predict the student's vocabulary over
+    at least the student's context."""
+    if job.teacher is None:
+        return None
+    teacher = load_model(job.teacher, job.teacher_sha256)
+    vocab, block = job.model["vocab_size"], job.model["block_size"]
+    if teacher.config.vocab_size != vocab or teacher.config.block_size < block:
+        raise ValueError(f"teacher {job.teacher} predicts {teacher.config.vocab_size} tokens over a context "
+                         f"of {teacher.config.block_size}; the student needs {vocab} tokens over {block}")
+    return teacher
 
 
 def _export(out: Path, model: GPT, step: int, validation: dict, accumulation: int) -> TrainingResult:

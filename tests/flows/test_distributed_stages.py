@@ -21,8 +21,9 @@ from webtext.components.finetune.heads import TaskModel
 from webtext.components.finetune.module import FinetuneModule, TaskData
 from webtext.components.finetune.run import task_examples
 from webtext.components.model.gpt import GPT, GPTConfig
-from webtext.components.train.distributed import first_failure, precision
+from webtext.components.train.distributed import first_failure
 from webtext.components.train.job import FinetuneJob, TrainingResult
+from webtext.components.train.precision import resolve
 from webtext.flows.finetune import finetune
 from webtext.flows.pretrain import pretrain
 
@@ -129,8 +130,9 @@ def test_a_fine_tune_on_two_processes_scores_the_validation_split_as_one_process
         load_model(model, home.runs / path / "model.safetensors")
         module = FinetuneModule(model, regression=job.task.regression, metrics=list(recorded), lm_weight=0.5,
                                 learning_rate=1e-3, warmup_fraction=0.0, weight_decay=0.0, seed=0)
-        trainer = L.Trainer(accelerator="cpu", devices=1, precision=precision(job.finetune.precision),
-                            logger=False, enable_progress_bar=False, enable_model_summary=False)
+        precision, _ = resolve(job.finetune.precision, job.measurements)  # what the processes chose
+        trainer = L.Trainer(accelerator="cpu", devices=1, precision=precision, logger=False,
+                            enable_progress_bar=False, enable_model_summary=False)
         data = TaskData([], validation, 16, job.task.regression, seed=0)
         trainer.validate(module, datamodule=data, verbose=False)
         assert result.n_validation == len(validation) == module.scored == 32

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import torch
 
 from tests.flows.stages import CLI, TINY, cli_env, in_home, kill_when, tiny
 from tests.system import processes_naming
+from webtext.components.errors import InputError
 from webtext.components.files import sha256_file
 from webtext.components.home import Home
 from webtext.flows.pretrain import pretrain
@@ -126,3 +128,38 @@ def test_a_finished_run_that_was_never_registered_is_registered_without_training
         assert not result.up_to_date and checkpoint_id in result.summary
         assert metrics.stat().st_mtime_ns == before  # nothing was trained again
         assert pretrain(tiny()).up_to_date
+
+
+def test_a_student_distils_from_a_registered_teacher_with_muon_and_names_it(retrained, cli_in):
+    home = retrained
+    [(teacher_id,)] = query(home, "SELECT checkpoint_id FROM model_versions WHERE name = 'webtext-tiny'")
+    student = ("pretrain.teacher=webtext-tiny@champion", "pretrain.optimizer=muon", "pretrain.max_steps=10",
+               "pretrain.seed=7")
+    with in_home(home.root):
+        result = pretrain(tiny(*student))
+    assert f"distilled from {teacher_id}" in result.summary
+    [(student_id, config)] = query(home, "SELECT checkpoint_id, config FROM checkpoints "
+                                         "WHERE kind = 'pretrain' AND step = 10")
+    config = json.loads(config)
+    assert config["teacher_id"] == teacher_id and config["optimizer"] == "muon"
+    curves = (home.runs / student_id / "logs" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"train/ce", "train/kl", "train/muon_lr"} <= set(curves)
+    checkpoint = torch.load(sorted((home.runs / student_id / "checkpoints").glob("*.ckpt"))[-1],
+                            weights_only=False)
+    assert not any(key.startswith("teacher.") for key in checkpoint["state_dict"])  # read from the registry
+    with in_home(home.root):
+        assert pretrain(tiny(*student)).up_to_date
+
+
+def test_a_teacher_of_another_tokenizer_is_refused_before_training(retrained):
+    from webtext.flows.tokenize import tokenize
+
+    home = retrained
+    other = "tokenize.vocab_size=400"
+    with in_home(home.root):
+        tokenize(tiny(other))
+        runs = set(home.runs.iterdir())
+        with pytest.raises(InputError, match=r"pretrain.teacher='webtext-tiny@champion' reads tokenizer \w+; "
+                                             r"the student trains on token set \w+ of tokenizer \w+"):
+            pretrain(tiny(other, "pretrain.teacher=webtext-tiny@champion"))
+    assert set(home.runs.iterdir()) == runs

@@ -20,7 +20,7 @@ import math
 import lightning as L
 import torch
 
-from webtext.components.config import MuonConfig
+from webtext.components.config import DistillConfig, MuonConfig
 from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.train.distill import distillation_loss
 from webtext.components.train.distributed import seed_of, shard
@@ -43,6 +43,7 @@ class GPTModule(L.LightningModule):
         self.teacher = teacher
         if teacher is not None:
             teacher.requires_grad_(False)
+        self._distill = DistillConfig(**(distill or {}))
         self._decoder = None
         self._configured = False
         self._val_losses: list[torch.Tensor] = []
@@ -82,7 +83,8 @@ class GPTModule(L.LightningModule):
         if self.teacher is not None:
             with torch.no_grad():
                 teacher_logits = self.teacher(x)[0]
-            distilled = distillation_loss(logits, teacher_logits, y, **self.hparams.distill)
+            distilled = distillation_loss(logits, teacher_logits, y, alpha=self._distill.alpha,
+                                          temperature=self._distill.temperature)
             loss = distilled.loss
             self.log_dict({"train/ce": distilled.ce, "train/kl": distilled.kl}, batch_size=x.size(0))
         self.log("train/loss", loss, prog_bar=True, batch_size=x.size(0))
@@ -141,6 +143,6 @@ class GPTModule(L.LightningModule):
                         warmup_steps=h.warmup_steps, max_steps=h.max_steps, min_lr_ratio=h.min_lr_ratio,
                         betas=tuple(h.betas))
         if h.optimizer == "muon":
-            return muon_adamw_warmup_cosine(self.model, self.model.transformer.h, muon=MuonConfig(**h.muon),
-                                            **schedule)
+            muon = MuonConfig(**(h.muon or {}))
+            return muon_adamw_warmup_cosine(self.model, self.model.transformer.h, muon=muon, **schedule)
         return adamw_warmup_cosine(self.model.parameters(), **schedule)

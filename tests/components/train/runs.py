@@ -48,17 +48,19 @@ def make_token_set(root: Path) -> Tokens:
     return root, stats
 
 
-def job(tokens: Tokens, out: Path, **pretrain) -> dict:
+def job(tokens: Tokens, out: Path, fields: dict | None = None, **pretrain) -> dict:
+    """A `PretrainJob` of the tiny model on `tokens`, with `pretrain` over PRETRAIN and the job's other
+    `fields` (a teacher)."""
     root, stats = tokens
     return {"out": str(out), "tokens": str(root / "set"), "tokenizer": str(root / "tokenizer.json"),
             "val_tokens_per_byte": stats["val"].n_tokens / stats["val"].n_bytes,
             "model": model_config("cpu-tiny", VOCAB).to_dict() | {"dropout": 0.1},
-            "pretrain": PRETRAIN | pretrain}
+            "pretrain": PRETRAIN | pretrain, **(fields or {})}
 
 
-def write_job(tokens: Tokens, out: Path, **pretrain) -> Path:
+def write_job(tokens: Tokens, out: Path, fields: dict | None = None, **pretrain) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "job.json").write_text(json.dumps(job(tokens, out, **pretrain)))
+    (out / "job.json").write_text(json.dumps(job(tokens, out, fields, **pretrain)))
     return out / "job.json"
 
 

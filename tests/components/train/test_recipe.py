@@ -12,7 +12,8 @@ import torch
 
 from tests.components.train.runs import VOCAB, assert_same_weights, start, write_job
 from webtext.components.config import MuonConfig
-from webtext.components.model.gpt import GPT
+from webtext.components.files import sha256_file
+from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.model.presets import model_config
 from webtext.components.train import precision
 from webtext.components.train.distill import distillation_loss, kl_divergence
@@ -61,27 +62,50 @@ def test_each_optimizer_keeps_its_own_schedule_through_a_state_dict():
     restored_schedule.load_state_dict(schedule.state_dict())
     restored_schedule.step()  # must move the loaded groups, which replaced the ones it was built on
     schedule.step()
-    assert [g["lr"] for g in restored.param_groups] == [g["lr"] for g in optimizer.param_groups]
-    momentum = restored.optimizers[0].state[restored.optimizers[0].param_groups[0]["params"][0]]
-    assert torch.equal(momentum["momentum_buffer"],
-                       optimizer.optimizers[0].state[optimizer.optimizers[0].param_groups[0]["params"][0]][
-                           "momentum_buffer"])
+
+    def learning_rates(chained: Chained) -> list[float]:  # as each optimizer steps with them
+        return [group["lr"] for inner in chained.optimizers for group in inner.param_groups]
+
+    assert learning_rates(restored) == learning_rates(optimizer) != learning_rates(muon_setup()[1])
+
+    def momentum(chained: Chained) -> torch.Tensor:
+        muon = chained.optimizers[0]
+        return muon.state[muon.param_groups[0]["params"][0]]["momentum_buffer"]
+
+    assert torch.equal(momentum(restored), momentum(optimizer))
     with pytest.raises(ValueError, match="another pretrain.optimizer"):
         Chained(torch.optim.AdamW(model.parameters())).load_state_dict(state)
 
 
+def write_teacher(directory) -> tuple[str, str]:
+    """A GPT of another shape (6 layers where the student has 2), as a run hands one on: its weights and
+    shape, and their sha256."""
+    from safetensors.torch import save_model
+
+    torch.manual_seed(1)
+    teacher = GPT(GPTConfig(**model_config("cpu-tiny", VOCAB).to_dict() | {"n_layer": 6}))
+    directory.mkdir()
+    save_model(teacher, str(directory / "model.safetensors"))
+    (directory / "config.json").write_text(json.dumps(teacher.config.to_dict()))
+    return str(directory), sha256_file(directory / "model.safetensors")
+
+
 @pytest.mark.slow
-def test_a_muon_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_weights(tokens, tmp_path):
-    whole = tmp_path / "whole"
-    job_file = write_job(tokens, whole, optimizer="muon", precision="32-true")
-    output = start(job_file).communicate(timeout=180)[0]
+def test_a_distilled_muon_run_resumed_from_its_checkpoint_ends_with_the_uninterrupted_weights(tokens,
+                                                                                             tmp_path):
+    """Both optimizers' state and the schedule come back from the checkpoint; the teacher, left out of
+    it, from its own files."""
+    teacher, sha256 = write_teacher(tmp_path / "teacher")
+    recipe = {"optimizer": "muon", "precision": "32-true"}
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    job_files = [write_job(tokens, out, {"teacher": teacher, "teacher_sha256": sha256}, **recipe)
+                 for out in (whole, resumed)]
+    output = start(job_files[0]).communicate(timeout=180)[0]
     assert (whole / "result.json").exists(), output
-    resumed = tmp_path / "resumed"
-    job_file = write_job(tokens, resumed, optimizer="muon", precision="32-true")
     (resumed / "checkpoints").mkdir()
     for name in ("step-00000020.ckpt", "step-00000020.ckpt.sha256"):
         shutil.copy(whole / "checkpoints" / name, resumed / "checkpoints" / name)
-    output = start(job_file).communicate(timeout=180)[0]
+    output = start(job_files[1]).communicate(timeout=180)[0]
     assert "resuming from step-00000020.ckpt" in output, output
     assert_same_weights(whole, resumed, atol=0)
     assert json.loads((resumed / "result.json").read_text())["step"] == 30

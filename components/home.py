@@ -71,6 +71,12 @@ class Home:
         return self.root / "evaluate"
 
     @property
+    def reports(self) -> Path:
+        """The claims reports, `<report_id>/report.md`, `report.html` and `figures/`, one per state of the
+        warehouse they were drawn from."""
+        return self.root / "reports"
+
+    @property
     def registry(self) -> Path:
         """Registered model versions, `<name>/<version>/`, never changed once written."""
         return self.root / "registry"

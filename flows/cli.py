@@ -58,11 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve one deployment per stage and the pipeline, with "
                                 "their schedules, until interrupted")
     add_config_options(serve)
-    from webtext.flows import chat, configure, corpus, gc, generate, models, predict, score
+    from webtext.flows import chat, configure, corpus, gc, generate, lineage, models, predict, report, score
 
     corpus.add_commands(commands)
     gc.add_command(commands)
     models.add_commands(commands)
+    lineage.add_command(commands)
+    report.add_command(commands)
     generate.add_command(commands)
     chat.add_command(commands)
     score.add_command(commands)
@@ -93,8 +95,15 @@ def _run_flows(args: argparse.Namespace, home: Home) -> int:
     from webtext.flows.exclusive import command_holds_warehouse, run_tag
 
     # The runs carry this process's tag, so that if it is killed, the next command marks them crashed.
-    with command_holds_warehouse(home), tags(run_tag()):
-        results = pipeline(config) if args.command == "run" else [STAGES[args.name].flow(config)]
+    name = "report" if args.command == "report" else getattr(args, "name", None)
+    with command_holds_warehouse(home) as con, tags(run_tag()):
+        results = pipeline(config) if args.command == "run" else [STAGES[name].flow(config)]
+        if args.command == "report" and args.out:
+            from webtext.flows.report import STAGE, copy_out
+            from webtext.flows.stage import Context
+
+            for path in copy_out(STAGE.planned(Context(con, config, home)).output, args.out):
+                print(path)
     for result in results:
         print(result.summary)
     api = os.environ.get("PREFECT_API_URL")  # set when a server was named or reused; else a temporary one
@@ -150,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             from webtext.flows import models
 
             return models.run(args, home)
+        if args.command == "lineage":
+            from webtext.flows import lineage
+
+            return lineage.run(args, home)
         if args.command == "generate":
             from webtext.flows import generate
 

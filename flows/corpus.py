@@ -15,7 +15,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     actions.add_parser("list", help="every snapshot, oldest first")
     show = actions.add_parser("show", help="one snapshot's counts, config and files")
     show.add_argument("snapshot", help="a snapshot id, or a unique prefix of one")
-    out = actions.add_parser("export", help="copy a snapshot's Parquet file and manifest into a directory")
+    out = actions.add_parser("export", help="copy a snapshot's Parquet file and manifest into a directory, "
+                             "with its dataset card (README.md, Hugging Face format)")
     out.add_argument("snapshot", help="a snapshot id, or a unique prefix of one")
     out.add_argument("--out", type=Path, required=True, help="the directory to write into")
 
@@ -48,11 +49,16 @@ def run(args: argparse.Namespace, home: Home) -> int:
                 print("(no snapshots yet: `webtext stage extract` publishes one)")
             return 0
         row = _one(con, args.snapshot)
-    directory = home.snapshots / row["path"]
-    if args.action == "export":
-        for path in export(directory, row["sha256"], args.out):
-            print(path)
-        return 0
+        directory = home.snapshots / row["path"]
+        if args.action == "export":
+            from webtext.components.extract.card import dataset_card
+            from webtext.warehouse import lineage
+
+            card = dataset_card(row, read_manifest(directory), lineage.composition(con, [row["snapshot_id"]]),
+                                lineage.funnel(con, row["judge_key"]))
+            for path in export(directory, row["sha256"], args.out, card):
+                print(path)
+            return 0
     manifest = read_manifest(directory)
     print(f"snapshot     {row['snapshot_id']}")
     print(f"created      {row['created_at']:%Y-%m-%d %H:%M:%S} UTC")

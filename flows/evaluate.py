@@ -17,6 +17,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from webtext.components.config import EvalTaskConfig, WebtextConfig
+from webtext.components.errors import StageError
 from webtext.components.evaluate.contamination import NgramIndex
 from webtext.components.evaluate.report import CHANCE, report, summary
 from webtext.components.extract.snapshot import DATA_FILE
@@ -82,19 +83,42 @@ def _evaluate(ctx: Context, checkpoint: Checkpoint, run_id: str) -> str:
     data = measured_on(config, tokens.token_set_id)
     overlap = ngram_index(home.snapshots / snapshot["path"] / DATA_FILE, checkpoint.snapshot_id, config, home)
     results = bits_per_byte(evaluated, tokens, config, data)
-    for eval_task in config.evaluate.tasks:
+    for eval_task in config.evaluate.scored_tasks():
         results += zero_shot(evaluated, eval_task, config, home, data[eval_task.name], overlap)
     results += contamination(overlap, config, home, data)
+    along = {}
+    for step, directory in kept_weights(checkpoint).items():  # the weights `evaluate.every_steps` kept
+        weights = dict(evaluated, directory=directory, sha256=checkpoint.config["kept_weights"][str(step)])
+        along[step] = bits_per_byte(weights, tokens, config, data)
+        for eval_task in config.evaluate.scored_tasks():
+            along[step] += zero_shot(weights, eval_task, config, home, data[eval_task.name], overlap)
     generations = sample_generations(evaluated, config)
     finetuned = queries.finetuned_scores(ctx.con, checkpoint.checkpoint_id)
     champion = _champion(ctx)
     markdown = report(config.register.name, checkpoint.checkpoint_id, results, finetuned, generations,
                       config.evaluate.contamination_ngram, *champion)
     queries.record_run(ctx.con, run_id=run_id, checkpoint_id=checkpoint.checkpoint_id,
-                       config_json=config.evaluate.model_dump_json(), report=markdown, results=results)
+                       config_json=config.evaluate.model_dump_json(), report=markdown, results=results,
+                       along=along)
     create_markdown_artifact(key=f"eval-{slug(config.register.name)}", markdown=markdown,
                              description=f"Evaluation of checkpoint {checkpoint.checkpoint_id}.")
-    return f"checkpoint {checkpoint.checkpoint_id}: {summary(results, *champion)}"
+    steps = f"; also at step {', '.join(map(str, along))}" if along else ""
+    return f"checkpoint {checkpoint.checkpoint_id}: {summary(results, *champion)}{steps}"
+
+
+def kept_weights(checkpoint: Checkpoint) -> dict[int, Path]:
+    """The weights its pretraining run kept along the way, by step (`evaluate.every_steps`), verified."""
+    from webtext.components.records import weights_verify
+    from webtext.components.train.job import KEPT_DIR, step_name
+
+    found = {}
+    for step, sha256 in sorted(checkpoint.config.get("kept_weights", {}).items(), key=lambda kv: int(kv[0])):
+        directory = checkpoint.directory / KEPT_DIR / step_name(int(step))
+        if not weights_verify(directory, sha256):
+            raise StageError(f"checkpoint {checkpoint.checkpoint_id}: the weights kept at step {step} "
+                             f"({directory}) do not match the sha256 its run recorded")
+        found[int(step)] = directory
+    return found
 
 
 def _champion(ctx: Context) -> tuple[dict[tuple[str, str], Result], str | None]:
@@ -119,7 +143,7 @@ def measured_on(config: WebtextConfig, token_set_id: str) -> dict[str, str]:
     data |= {f"texts/{name}": stable_hash(["text", sha, version]) for name, sha in texts.items()}
     if texts:
         data["texts"] = stable_hash(["texts", sorted(texts.values()), version])
-    for eval_task in config.evaluate.tasks:
+    for eval_task in config.evaluate.scored_tasks():
         splits = [eval_task.split, *([eval_task.shots_split] if eval_task.shots else [])]
         data[eval_task.name] = data_sha256(eval_task, splits, version=version,
                                            seed=config.evaluate.seed if eval_task.shots else None)
@@ -245,7 +269,8 @@ def contamination(overlap: Overlap, config: WebtextConfig, home: Home, data: dic
     from webtext.components.evaluate.contamination import contamination as share
     from webtext.components.evaluate.contamination import evaluation_sets
 
-    sets = evaluation_sets(config.evaluate.tasks, config.finetune.tasks, _texts(config), home.root / "cache")
+    sets = evaluation_sets(config.evaluate.scored_tasks(), config.finetune.tasks, _texts(config),
+                           home.root / "cache")
     results = []
     for name, texts in sets.items():
         value, count = share(overlap.index, texts)

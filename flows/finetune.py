@@ -5,12 +5,13 @@ register stage registers."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from webtext.components.config import TaskConfig, WebtextConfig
+from webtext.components.config import FinetuneConfig, TaskConfig, WebtextConfig
 from webtext.components.errors import StageError
 from webtext.components.records import Checkpoint, weights_verify
 from webtext.components.train.job import JOB_FILE, FinetuneJob, TrainingResult
@@ -26,7 +27,9 @@ class Finetune(Stage):
     """Fine-tune the current pretrained checkpoint on every configured task and score each.
 
     Each task's run is named by its parent checkpoint (or the shape alone, from scratch), the task and
-    the fine-tuning settings: a change runs that task again, and the others stay up to date.
+    the fine-tuning settings: a change runs that task again, and the others stay up to date. With
+    `with_scratch_baseline`, each task is also fine-tuned from random weights of the parent's shape (the
+    run a `from_scratch` config would make): scored beside the fine-tuned model, never registered.
     """
 
     name = "finetune"
@@ -40,73 +43,99 @@ class Finetune(Stage):
         if not config.finetune.tasks:
             return Plan(None, "no tasks configured", output={})
         parent: Checkpoint = PRETRAIN.current(ctx)
-        settings = config.finetune.model_dump(mode="json", exclude={"tasks"})
-        origin = "scratch" if config.finetune.from_scratch else parent.checkpoint_id
-        ids, pending, done = {}, {}, {}
-        for task in config.finetune.tasks:
-            checkpoint_id = self.output_id(origin, parent.sha256, task.model_dump(mode="json"), settings)
-            ids[task.name] = checkpoint_id
+        arms = [Arm(task, False) for task in config.finetune.tasks]
+        if config.finetune.with_scratch_baseline:
+            arms += [Arm(task, True) for task in config.finetune.tasks]
+        runs = {self.arm_id(arm, parent, config): arm for arm in arms}
+        pending, done = {}, {}
+        for checkpoint_id, arm in runs.items():
             row = checkpoints.checkpoint_row(ctx.con, checkpoint_id)
             if row is None or not weights_verify(ctx.home.runs / checkpoint_id, row["sha256"]):
-                pending[task.name] = (task, checkpoint_id)
-            else:
-                done[task.name] = checkpoint_record(row, ctx.home.runs / row["path"], parent.tokenizer_path)
+                pending[checkpoint_id] = arm
+            elif not arm.baseline:
+                done[arm.task.name] = checkpoint_record(row, ctx.home.runs / row["path"],
+                                                        parent.tokenizer_path)
         if pending:
-            return Plan(f"{len(pending)} task(s) not fine-tuned: {', '.join(pending)}",
-                        work=(parent, ids, pending))
-        return Plan(None, _scores(ctx, ids), output=done)
+            names = [arm.task.name + (" (scratch baseline)" if arm.baseline else "")
+                     for arm in pending.values()]
+            return Plan(f"{len(pending)} task run(s) not fine-tuned: {', '.join(names)}",
+                        work=(parent, runs, pending))
+        return Plan(None, _scores(ctx, runs), output=done)
+
+    def arm_id(self, arm: Arm, parent: Checkpoint, config: WebtextConfig) -> str:
+        settings = arm.settings(config).model_dump(mode="json", exclude={"tasks", "with_scratch_baseline"})
+        return self.output_id("scratch" if arm.from_scratch(config) else parent.checkpoint_id, parent.sha256,
+                              arm.task.model_dump(mode="json"), settings)
 
     def run(self, ctx: Context, plan: Plan) -> str:
-        parent, ids, pending = plan.work
-        jobs = {name: _write_job(ctx, parent, task, checkpoint_id)
-                for name, (task, checkpoint_id) in pending.items()}
-        results = {name: TrainingResult.finished(job.parent) for name, job in jobs.items()}
-        todo = [name for name, result in results.items() if result is None]
+        parent, runs, pending = plan.work
+        jobs = {checkpoint_id: _write_job(ctx, parent, arm, checkpoint_id)
+                for checkpoint_id, arm in pending.items()}
+        results = {checkpoint_id: TrainingResult.finished(job.parent) for checkpoint_id, job in jobs.items()}
+        todo = [checkpoint_id for checkpoint_id, result in results.items() if result is None]
         if todo:  # one process for every task: Lightning and torch start once
-            fresh = run_jobs(f"{len(todo)}-tasks", [jobs[name] for name in todo],
+            fresh = run_jobs(f"{len(todo)}-tasks", [jobs[checkpoint_id] for checkpoint_id in todo],
                              "webtext.components.finetune", "finetune-progress", ctx.config.finetune.launcher)
             results.update(zip(todo, fresh))
-        for name, (task, checkpoint_id) in pending.items():
-            _record(ctx, parent, task, checkpoint_id, results[name])
-        create_table_artifact(key="finetune-scores", table=queries.scores(ctx.con, list(ids.values())),
+        for checkpoint_id, arm in pending.items():
+            _record(ctx, parent, arm, checkpoint_id, results[checkpoint_id])
+        create_table_artifact(key="finetune-scores", table=queries.scores(ctx.con, list(runs)),
                               description="Validation scores of each task's fine-tuned checkpoint.")
         kind = "from scratch" if ctx.config.finetune.from_scratch else f"from {parent.checkpoint_id}"
-        return f"{len(pending)} of {len(ids)} tasks fine-tuned {kind} ({_scores(ctx, ids)})"
+        return f"{len(pending)} of {len(runs)} task runs fine-tuned {kind} ({_scores(ctx, runs)})"
 
 
-def _scores(ctx: Context, ids: dict[str, str]) -> str:
-    rows = queries.scores(ctx.con, list(ids.values()))
-    return "; ".join(f"{r['task']} {r['metric']} {r['value']:.3f}" for r in rows)
+@dataclass(frozen=True)
+class Arm:
+    """One run of a task: from the pretrained weights as configured, or its scratch baseline."""
+
+    task: TaskConfig
+    baseline: bool  # the scratch baseline of `finetune.with_scratch_baseline`
+
+    def from_scratch(self, config: WebtextConfig) -> bool:
+        return self.baseline or config.finetune.from_scratch
+
+    def settings(self, config: WebtextConfig) -> FinetuneConfig:
+        return config.finetune.settings(self.from_scratch(config))
 
 
-def _write_job(ctx: Context, parent: Checkpoint, task: TaskConfig, checkpoint_id: str) -> Path:
+def _scores(ctx: Context, runs: dict[str, Arm]) -> str:
+    rows = queries.scores(ctx.con, list(runs))
+    baselines = {checkpoint_id for checkpoint_id, arm in runs.items() if arm.baseline}
+    return "; ".join(f"{r['task']}{' from scratch' if r['checkpoint_id'] in baselines else ''} {r['metric']} "
+                     f"{r['value']:.3f}" for r in rows)
+
+
+def _write_job(ctx: Context, parent: Checkpoint, arm: Arm, checkpoint_id: str) -> Path:
     run_dir = ctx.home.runs / checkpoint_id
     run_dir.mkdir(parents=True, exist_ok=True)
     job = FinetuneJob(out=run_dir, measurements=ctx.home.measurements, parent=parent.directory,
                       parent_sha256=parent.sha256, model=parent.shape,
-                      from_scratch=ctx.config.finetune.from_scratch, tokenizer=parent.tokenizer_path,
-                      task=task, finetune=ctx.config.finetune.model_copy(update={"tasks": []}),
-                      cache_dir=ctx.home.root / "cache")
+                      from_scratch=arm.from_scratch(ctx.config), tokenizer=parent.tokenizer_path,
+                      task=arm.task, finetune=arm.settings(ctx.config), cache_dir=ctx.home.root / "cache")
     job_file = job.write(run_dir / JOB_FILE)
-    get_run_logger().info("task %s: run %s", task.name, job_file)
+    get_run_logger().info("task %s%s: run %s", arm.task.name,
+                          " (scratch baseline)" if arm.baseline else "", job_file)
     return job_file
 
 
-def _record(ctx: Context, parent: Checkpoint, task: TaskConfig, checkpoint_id: str,
-            result: TrainingResult) -> None:
-    """Register a finished task run as a `finetune` checkpoint and its scores as evaluations."""
+def _record(ctx: Context, parent: Checkpoint, arm: Arm, checkpoint_id: str, result: TrainingResult) -> None:
+    """Register a finished task run as a `finetune` checkpoint and its scores as evaluations. A run from
+    scratch has no parent; its config names the checkpoint whose shape it took (`shape_of`)."""
     if not weights_verify(ctx.home.runs / checkpoint_id, result.weights_sha256):
         raise StageError(f"fine-tuning {checkpoint_id}: its weights do not match the hash its run recorded")
-    settings = ctx.config.finetune.model_dump(mode="json", exclude={"tasks"})
+    scratch = arm.from_scratch(ctx.config)
+    settings = arm.settings(ctx.config).model_dump(mode="json", exclude={"tasks", "with_scratch_baseline"})
+    config = {"task": arm.task.model_dump(mode="json"), **settings,
+              **({"shape_of": parent.checkpoint_id} if scratch else {})}
     checkpoints.record_checkpoint(
         ctx.con, checkpoint_id=checkpoint_id, kind="finetune",
-        parent_id=None if ctx.config.finetune.from_scratch else parent.checkpoint_id,
+        parent_id=None if scratch else parent.checkpoint_id,
         tokenizer_id=parent.tokenizer_id, snapshot_id=parent.snapshot_id, token_set_id=parent.token_set_id,
-        path=checkpoint_id, sha256=result.weights_sha256, step=result.step,
-        config_json=json.dumps({"task": task.model_dump(mode="json"), **settings}), val_loss=None,
-        val_bpb=None)
-    queries.record_scores(ctx.con, checkpoint_id, task.name, result.scores, result.n_validation,
-                          task_data(task))
+        path=checkpoint_id, sha256=result.weights_sha256, step=result.step, config_json=json.dumps(config),
+        val_loss=None, val_bpb=None)
+    queries.record_scores(ctx.con, checkpoint_id, arm.task.name, result.scores, result.n_validation,
+                          task_data(arm.task))
 
 
 def task_data(task: TaskConfig) -> str:

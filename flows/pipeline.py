@@ -20,6 +20,7 @@ from webtext.flows import (
     finetune,
     pretrain,
     register,
+    report,
     reward,
     sft,
     source,
@@ -29,7 +30,8 @@ from webtext.flows.exclusive import holds_warehouse
 from webtext.flows.stage import Stage, StageResult
 
 STAGES: dict[str, Stage] = {module.STAGE.name: module.STAGE for module in (
-    source, crawl, extract, tokenize, pretrain, finetune, sft, reward, align, evaluate, register)}
+    source, crawl, extract, tokenize, pretrain, finetune, sft, reward, align, evaluate, register,
+    report)}
 
 
 @flow(name="pipeline", flow_run_name=lambda: f"pipeline-{datetime.now(UTC):%Y-%m-%d-%H%M}")

@@ -172,12 +172,13 @@ class PostTrainingStage(Stage):
 
 
 def _curves(stage: str, run_dir: Path, checkpoint_id: str, charts: tuple[tuple[str, ...], ...]) -> None:
-    from webtext.components.train.curve import read_curves, svg
+    from webtext.components.plot import lines
+    from webtext.components.train.curve import read_curves
 
     pictures = []
     for names in charts:
-        picture = svg(read_curves(run_dir / "logs" / "metrics.csv", names),
-                      f"{stage} {', '.join(names)} of {checkpoint_id}")
+        picture = lines(read_curves(run_dir / "logs" / "metrics.csv", names),
+                        f"{stage} {', '.join(names)} of {checkpoint_id}", "step", ", ".join(names))
         pictures.append(f"![{', '.join(names)}](data:image/svg+xml;base64,"
                         f"{base64.b64encode(picture.encode()).decode()})")
     create_markdown_artifact(

@@ -72,13 +72,15 @@ class Pretrain(Stage):
             raise ConfigError(f"pretrain.model={ctx.config.pretrain.model!r}: {exc}") from exc
         teacher = self.teacher(ctx, tokens)
         settings = ctx.config.pretrain.model_dump(mode="json")
+        kept = ctx.config.evaluate.steps(ctx.config.pretrain.max_steps)  # the run hands these weights on too
         checkpoint_id = self.output_id(tokens.token_set_id, shape.to_dict(), settings,
-                                       *([teacher.checkpoint_id] if teacher else []))
+                                       *([teacher.checkpoint_id] if teacher else []),
+                                       *([["keep", kept]] if kept else []))
         directory = ctx.home.runs / checkpoint_id
         row = queries.checkpoint_row(ctx.con, checkpoint_id)
         if row is None or not weights_verify(directory, row["sha256"]):
             return Plan(f"checkpoint {checkpoint_id} of token set {tokens.token_set_id} is not trained",
-                        work=(tokens, shape, teacher, checkpoint_id))
+                        work=(tokens, shape, teacher, checkpoint_id, kept))
         return Plan(None, f"checkpoint {checkpoint_id}, step {row['step']}",
                     output=checkpoint_record(row, directory, tokens.tokenizer_path))
 
@@ -96,7 +98,7 @@ class Pretrain(Stage):
         return teacher
 
     def run(self, ctx: Context, plan: Plan) -> str:
-        tokens, shape, teacher, checkpoint_id = plan.work
+        tokens, shape, teacher, checkpoint_id, kept = plan.work
         val = tokens.splits["val"]
         if not val.n_bytes:
             raise InputError(f"token set {tokens.token_set_id} has no validation documents to report "
@@ -107,7 +109,8 @@ class Pretrain(Stage):
                                tokenizer=tokens.tokenizer_path, val_tokens_per_byte=val.tokens_per_byte,
                                model=shape.to_dict(), pretrain=ctx.config.pretrain,
                                teacher=teacher.directory if teacher else None,
-                               teacher_sha256=teacher.sha256 if teacher else None).write(run_dir / JOB_FILE)
+                               teacher_sha256=teacher.sha256 if teacher else None,
+                               keep_steps=kept).write(run_dir / JOB_FILE)
         get_run_logger().info("run %s: %s", checkpoint_id, job_file)
         result = TrainingResult.finished(run_dir)
         if result is None:
@@ -118,6 +121,8 @@ class Pretrain(Stage):
         settings = ctx.config.pretrain.model_dump(mode="json")
         if teacher is not None:  # the lineage of the student names the teacher's checkpoint
             settings |= {"teacher_id": teacher.checkpoint_id, "teacher_sha256": teacher.sha256}
+        if result.kept:  # the weights along training that `evaluate.every_steps` scores
+            settings |= {"kept_weights": {str(step): sha for step, sha in result.kept.items()}}
         queries.record_checkpoint(
             ctx.con, checkpoint_id=checkpoint_id, kind="pretrain", parent_id=None,
             tokenizer_id=tokens.tokenizer_id, snapshot_id=tokens.snapshot_id,
@@ -131,9 +136,11 @@ class Pretrain(Stage):
 
 
 def _report(run_dir: Path, checkpoint_id: str, result: TrainingResult) -> None:
-    from webtext.components.train.curve import read_curves, svg
+    from webtext.components.plot import lines
+    from webtext.components.train.curve import read_curves
 
-    picture = svg(read_curves(run_dir / "logs" / "metrics.csv"), f"loss of {checkpoint_id} (nats/token)")
+    picture = lines(read_curves(run_dir / "logs" / "metrics.csv"), f"loss of {checkpoint_id}", "step",
+                    "nats/token")
     encoded = base64.b64encode(picture.encode()).decode()
     create_markdown_artifact(
         key="pretrain-curve",

@@ -20,11 +20,17 @@ def latest_report(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> str | N
 
 
 def record_run(con: duckdb.DuckDBPyConnection, *, run_id: str, checkpoint_id: str, config_json: str,
-               report: str, results: list[Result]) -> None:
-    """The run and its scores in one transaction; a score the same checkpoint already had for a task and
-    metric is replaced, never duplicated."""
+               report: str, results: list[Result], along: dict[int, list[Result]]) -> None:
+    """The run, its scores and those of the weights kept `along` training (step -> scores) in one
+    transaction; a score the same checkpoint (at the same step) already had for a task and metric is
+    replaced, never duplicated."""
     with transaction(con):
         upsert_scores(con, checkpoint_id, results)
+        for step, found in along.items():
+            con.executemany(
+                "INSERT OR REPLACE INTO step_evaluations VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [[checkpoint_id, step, r.task, r.metric, r.value, r.n_examples, r.data_sha256]
+                 for r in found])
         con.execute(
             "INSERT OR REPLACE INTO evaluation_runs (run_id, checkpoint_id, config, report, created_at) "
             "VALUES (?, ?, ?, ?, now())",
@@ -53,3 +59,13 @@ def finetuned_scores(con: duckdb.DuckDBPyConnection, parent_id: str) -> list[dic
         WHERE c.parent_id = ? AND c.kind = 'finetune'
         ORDER BY e.task, e.metric, c.created_at
         """, [parent_id]))
+
+
+def step_scores(con: duckdb.DuckDBPyConnection, checkpoint_id: str) -> dict[int, list[dict]]:
+    """step -> task, metric, value, n_examples, data_sha256 of the weights kept along a run."""
+    found: dict[int, list[dict]] = {}
+    for row in rows(con.execute(
+            "SELECT step, task, metric, value, n_examples, data_sha256 FROM step_evaluations "
+            "WHERE checkpoint_id = ? ORDER BY step, task, metric", [checkpoint_id])):
+        found.setdefault(row.pop("step"), []).append(row)
+    return found

@@ -14,6 +14,7 @@ _REFERENCED = {
     "extract": "SELECT DISTINCT shard FROM extractions",
     "warc": "SELECT warc_file FROM urls WHERE warc_file IS NOT NULL UNION SELECT warc_file FROM extractions",
     "evaluate/ngrams": "SELECT snapshot_id FROM snapshots",
+    "reports": "SELECT path FROM reports",
 }
 
 

@@ -250,6 +250,11 @@ class FinetuneConfig(Devices):
     from_scratch: bool = Field(
         False, description="Start from random weights of the same shape: measures what pretraining gives.",
     )
+    with_scratch_baseline: bool = Field(
+        False, description="Also fine-tune each task from random weights of the same shape, with every "
+        "weight trained and the same settings: GPT-1's pretrained-against-scratch comparison, which "
+        "`webtext report` plots. The baselines are scored, not registered.",
+    )
     adapter: AdapterConfig | None = Field(
         None, description="Train LoRA adapters on the backbone (and the head in full) instead of every "
         "weight; none: full fine-tuning.",
@@ -261,7 +266,18 @@ class FinetuneConfig(Devices):
         if self.adapter is not None and self.from_scratch:
             raise ValueError("adapter with from_scratch would train low-rank updates of random frozen "
                              "weights: use one or the other")
+        if self.with_scratch_baseline and self.from_scratch:
+            raise ValueError("with_scratch_baseline compares fine-tuning the pretrained model with "
+                             "fine-tuning from scratch, but from_scratch is set: use one or the other")
         return self
+
+    def settings(self, from_scratch: bool) -> FinetuneConfig:
+        """These settings without the tasks, for one run: from the pretrained weights as configured, or
+        from scratch (a scratch baseline trains every weight)."""
+        update = {"tasks": [], "with_scratch_baseline": False}
+        if from_scratch:
+            update |= {"from_scratch": True, "adapter": None}
+        return self.model_copy(update=update)
 
 
 class EvalTaskConfig(Section):
@@ -280,8 +296,10 @@ class EvalTaskConfig(Section):
     hub: str | None = Field(None, description="A Hugging Face dataset name, used when `files` is empty.")
     hub_config: str | None = Field(None, description="The hub dataset's configuration.")
     split: str = Field("test", description="The split scored.")
-    shots: int = Field(
-        0, ge=0, description="K solved examples from `shots_split` put before each one (GPT-3's K-shot).")
+    shots: int | list[int] = Field(
+        0, description="K solved examples from `shots_split` put before each one (GPT-3's K-shot); a list "
+        "scores the task once per K, as task `<name>-<K>shot` (GPT-3's sweep over K, which `webtext "
+        "report` plots).")
     shots_split: str = Field("train", description="The split the K examples are drawn from.")
     text: str = Field("text", description="last_word: the passage column.")
     fields: list[str | list[str]] = Field(
@@ -301,7 +319,17 @@ class EvalTaskConfig(Section):
         if self.type == "multiple_choice" and len(self.fields) < 3:
             raise ValueError(f"task {self.name!r}: multiple_choice needs fields [context, answer_1, "
                              f"answer_2, ...]")
+        ks = self.shots if isinstance(self.shots, list) else [self.shots]
+        if not ks or min(ks) < 0 or len(set(ks)) != len(ks):
+            raise ValueError(f"task {self.name!r}: shots must be a K of 0 or more, or a list of distinct "
+                             f"ones, not {self.shots!r}")
         return self
+
+    def at_each_k(self) -> list[EvalTaskConfig]:
+        """The task as scored: itself, or one task per K of a `shots` list, named `<name>-<K>shot`."""
+        if isinstance(self.shots, int):
+            return [self]
+        return [self.model_copy(update={"name": f"{self.name}-{k}shot", "shots": k}) for k in self.shots]
 
 
 class EvaluateConfig(Section):
@@ -313,6 +341,12 @@ class EvaluateConfig(Section):
         "compare; their total is task `texts`, each file task `texts/<file name>`.",
     )
     tasks: list[EvalTaskConfig] = Field(default_factory=list, description="Zero- and few-shot tasks.")
+    every_steps: int | list[int] | None = Field(
+        None, description="Also score the pretrained model's weights along training, every this many steps "
+        "or at these steps: bits per byte and every task at each (GPT-2's question of how zero-shot scores "
+        "grow with training, which `webtext report` plots). Pretraining keeps the weights at those steps, "
+        "so setting it trains the model again. None: the final weights only.",
+    )
     val_tokens: int | None = Field(
         None, ge=1, description="Score at most this many tokens of the snapshot's validation split "
         "(task `validation`); default all.",
@@ -329,6 +363,25 @@ class EvaluateConfig(Section):
         description="Prompts continued in the evaluation report (sample generations).",
     )
     sample_tokens: int = Field(40, ge=0, description="Tokens sampled per prompt in the report.")
+
+    @field_validator("every_steps")
+    @classmethod
+    def _positive_steps(cls, value: int | list[int] | None) -> int | list[int] | None:
+        if value is not None and min(value if isinstance(value, list) else [value], default=0) < 1:
+            raise ValueError(f"steps are 1 or more, not {value!r}")
+        return value
+
+    def steps(self, max_steps: int) -> list[int]:
+        """The steps before `max_steps` whose weights are scored besides the final ones."""
+        every = self.every_steps
+        if every is None:
+            return []
+        chosen = range(every, max_steps, every) if isinstance(every, int) else every
+        return sorted({step for step in chosen if step < max_steps})
+
+    def scored_tasks(self) -> list[EvalTaskConfig]:
+        """Every task as scored, a `shots` list unrolled into one task per K."""
+        return [scored for task in self.tasks for scored in task.at_each_k()]
 
 
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a registered model's name: a directory and a REF

@@ -22,6 +22,7 @@ from webtext.components.files import atomic_path, publish_directory, sha256_file
 
 DATA_FILE = "data.parquet"
 MANIFEST_FILE = "manifest.json"
+CARD_FILE = "README.md"  # the dataset card an export carries (components.extract.card)
 COLUMNS = ("doc_id", "url", "title", "text", "karma")
 
 
@@ -101,9 +102,9 @@ def read_manifest(directory: Path) -> dict:
         raise InputError(f"snapshot {directory}: manifest cannot be read: {exc}") from exc
 
 
-def export(directory: Path, sha256: str, out: Path) -> list[Path]:
-    """Copy a published snapshot's files into `out`, checking the data against its recorded hash
-    first; each file lands whole (copied aside, then renamed)."""
+def export(directory: Path, sha256: str, out: Path, card: str) -> list[Path]:
+    """Copy a published snapshot's files into `out` with its dataset card, checking the data against its
+    recorded hash first; each file lands whole (written aside, then renamed)."""
     if not verify(directory, sha256):
         raise InputError(
             f"snapshot {directory}: {DATA_FILE} is missing or does not match its recorded sha256"
@@ -115,4 +116,6 @@ def export(directory: Path, sha256: str, out: Path) -> list[Path]:
         with atomic_path(target) as tmp:
             shutil.copyfile(directory / name, tmp)
         written.append(target)
-    return written
+    with atomic_path(out / CARD_FILE) as tmp:
+        tmp.write_text(card)
+    return [*written, out / CARD_FILE]

@@ -24,7 +24,12 @@ from webtext.components.files import atomic_write_bytes
 from webtext.components.records import WEIGHTS, weights_verify
 
 JOB_FILE, RESULT_FILE = "job.json", "result.json"
+KEPT_DIR = "steps"  # a pretraining run's weights along training: steps/step-NNNNNNNN/, as handed on
 ANSWERS_FILE = "answers.json"  # an align run's held-out prompts answered before and after
+
+
+def step_name(step: int) -> str:
+    return f"step-{step:08d}"
 
 
 class _Record(BaseModel):
@@ -57,6 +62,7 @@ class PretrainJob(TrainingJob):
     pretrain: PretrainConfig
     teacher: Path | None = None  # the registered teacher's checkpoint directory, and its weights' sha256
     teacher_sha256: str | None = None
+    keep_steps: list[int] = []  # also hand on the weights at these steps (`evaluate.every_steps`)
 
 
 class FinetuneJob(TrainingJob):
@@ -123,6 +129,7 @@ class TrainingResult(_Record):
     trainable: int | None = None  # parameters trained (fewer than `parameters` with LoRA)
     n_train: int | None = None
     n_validation: int | None = None
+    kept: dict[int, str] = {}  # pretraining: step -> sha256 of the weights kept at it, under steps/
 
     @property
     def weights_sha256(self) -> str:

@@ -6,6 +6,7 @@ tokenizer) and reads back `result.json`; in between this process owns the run di
     checkpoints/step-NNNNNNNN.ckpt (+ .sha256)   resumable state, the newest two kept
     logs/metrics.csv, tb/                        CSV and TensorBoard logs
     model.safetensors, config.json               the weights and shape handed on
+    steps/step-NNNNNNNN/                         the weights and shape at each of `keep_steps`
     result.json                                  step, final validation loss and bpb, file hashes
 
 Run in a process of its own so that Lightning's DDP can relaunch it on every device and node, and so
@@ -28,7 +29,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from webtext.components.files import atomic_path, commit_file, sha256_file
+from webtext.components.files import atomic_path, commit_file, publish_directory, sha256_file
 from webtext.components.model.checkpoint import load_model
 from webtext.components.model.gpt import GPT, GPTConfig
 from webtext.components.records import CONFIG, WEIGHTS
@@ -41,7 +42,7 @@ from webtext.components.train.distributed import (
     trainer_settings,
     world_size,
 )
-from webtext.components.train.job import RESULT_FILE, PretrainJob, TrainingResult
+from webtext.components.train.job import KEPT_DIR, RESULT_FILE, PretrainJob, TrainingResult, step_name
 from webtext.components.train.module import GPTModule
 
 KEEP_CHECKPOINTS = 2
@@ -73,6 +74,37 @@ class StepCheckpoints(L.Callback):
                 old.unlink()
                 old.with_name(f"{old.name}.sha256").unlink(missing_ok=True)
         trainer.strategy.barrier("step checkpoint published")
+
+
+class KeptWeights(L.Callback):
+    """At each of `steps`, hand on the weights as they stand (`steps/step-NNNNNNNN/`, written aside and
+    renamed whole): what `evaluate.every_steps` scores. A resumed run keeps the steps it had kept.
+
+    Every process takes part (a sharded strategy gathers the weights); global rank 0 writes them."""
+
+    def __init__(self, directory: Path, steps: list[int], shape: dict):
+        self.directory, self.steps, self.shape = directory, set(steps), shape
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        # rank 0's view decides for all: a rerun of a step kept before a kill keeps what it wrote
+        if step not in self.steps or trainer.strategy.broadcast((self.directory / step_name(step)).is_dir()):
+            return
+        target = self.directory / step_name(step)
+        model = gathered_model(trainer, lambda: GPT(GPTConfig(**self.shape)))
+        if model is not None:
+            publish_directory(target, lambda scratch: _write_weights(scratch, model, step))
+        trainer.strategy.barrier("weights kept")
+
+
+def _write_weights(directory: Path, model: GPT, step: int) -> None:
+    """The weights (safetensors, tied tensors once) and the shape, each atomically."""
+    from safetensors.torch import save_model
+
+    with atomic_path(directory / WEIGHTS) as tmp:
+        save_model(model.float(), str(tmp), metadata={"format": "pt", "step": str(step)})
+    with atomic_path(directory / CONFIG) as tmp:
+        tmp.write_text(json.dumps(model.config.to_dict(), indent=1) + "\n")
 
 
 def latest_checkpoint(directory: Path) -> Path | None:
@@ -149,7 +181,9 @@ def train(job: PretrainJob) -> TrainingResult | None:
         limit_val_batches=config.val_batches, num_sanity_val_steps=0,
         log_every_n_steps=config.log_every_steps,
         logger=[CSVLogger(out, name="logs", version=""), TensorBoardLogger(out, name="tb", version="")],
-        callbacks=[StepCheckpoints(checkpoints, config.checkpoint_every_steps), SameStart(),
+        # weights kept at a step before its checkpoint: a kill between the two repeats the step
+        callbacks=[KeptWeights(out / KEPT_DIR, job.keep_steps, model_shape),
+                   StepCheckpoints(checkpoints, config.checkpoint_every_steps), SameStart(),
                    Progress(config.log_every_steps, config.max_steps,
                             accumulation * config.micro_batch_size * block * world)],
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
@@ -180,15 +214,13 @@ def _teacher(job: PretrainJob) -> GPT | None:
 
 
 def _export(out: Path, model: GPT, step: int, validation: dict, accumulation: int) -> TrainingResult:
-    """Write the weights (safetensors, tied tensors once), the shape and the result, each atomically."""
-    from safetensors.torch import save_model
-
-    with atomic_path(out / WEIGHTS) as tmp:
-        save_model(model.float(), str(tmp), metadata={"format": "pt", "step": str(step)})
-    with atomic_path(out / CONFIG) as tmp:
-        tmp.write_text(json.dumps(model.config.to_dict(), indent=1) + "\n")
+    """Write the weights, the shape and the result, each atomically; the result names the weights kept
+    along the way."""
+    _write_weights(out, model, step)
+    kept = {int(path.name.removeprefix("step-")): sha256_file(path / WEIGHTS)
+            for path in sorted((out / KEPT_DIR).glob("step-*")) if (path / WEIGHTS).is_file()}
     result = TrainingResult(step=step, val_loss=validation["val/loss"], val_bpb=validation["val/bpb"],
-                            accumulation=accumulation, parameters=model.num_parameters(),
+                            accumulation=accumulation, parameters=model.num_parameters(), kept=kept,
                             files={name: sha256_file(out / name) for name in (WEIGHTS, CONFIG)})
     result.write(out / RESULT_FILE)
     return result

@@ -111,10 +111,10 @@ def test_a_fine_tune_on_two_processes_scores_the_validation_split_as_one_process
                 "--nproc-per-node=2"]  # starts both processes; Lightning takes their ranks from it
     settings = config.finetune.model_copy(update={"tasks": config.finetune.tasks[::2], "devices": 2,
                                                   "strategy": "ddp", "accelerator": "cpu",
-                                                  "launcher": torchrun})
+                                                  "launcher": torchrun, "with_scratch_baseline": False})
     with in_home(home.root):
         result = finetune(config.model_copy(update={"finetune": settings}))
-    assert "2 of 2 tasks fine-tuned" in result.summary
+    assert "2 of 2 task runs fine-tuned" in result.summary
     rows = query(home, "SELECT path, config FROM checkpoints WHERE kind = 'finetune' AND "
                        "json_extract(config, '$.devices') = 2")
     assert len(rows) == 2

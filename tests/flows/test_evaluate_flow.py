@@ -69,34 +69,34 @@ def cli(registered, cli_in):
 
 def test_every_score_is_recorded_and_a_rerun_is_up_to_date(registered):
     home, results, reruns, _ = registered
-    assert list(STAGES)[-2:] == ["evaluate", "register"]
+    assert list(STAGES)[-3:] == ["evaluate", "register", "report"]
     assert not any(r.up_to_date for r in results) and all(r.up_to_date for r in reruns)
     [(checkpoint_id,)] = query(home, "SELECT checkpoint_id FROM checkpoints WHERE kind = 'pretrain'")
     found = scores(home, checkpoint_id)
-    tasks = ("lastword", "lastword-3shot", "cloze", "planted")
+    tasks = ("lastword-0shot", "lastword-3shot", "cloze", "planted")
     metrics = {t: ("acc", "acc_token", "acc_norm") if t == "cloze" else ("acc", "ppl") for t in tasks}
     expected = {("validation", "bpb"), ("texts", "bpb"), ("texts/heldout.txt", "bpb"),
                 *((t, m) for t in tasks for m in (*metrics[t], "chance", "contamination")),
                 *((f"{t}/clean", m) for t in tasks for m in metrics[t]),
                 ("texts", "contamination"), ("texts/heldout.txt", "contamination")}
     assert set(found) == expected
-    assert found[("lastword", "acc")][1] == 32 and found[("lastword-3shot", "acc")][1] == 16
+    assert found[("lastword-0shot", "acc")][1] == found[("lastword-3shot", "acc")][1] == 16
     assert found[("cloze", "acc")][1] == 32
     assert found[("cloze", "chance")] == (pytest.approx(1 / 4), 32)
-    assert 0 < found[("lastword", "chance")][0] < 1e-3  # a uniform guess over the vocabulary
+    assert 0 < found[("lastword-0shot", "chance")][0] < 1e-3  # a uniform guess over the vocabulary
     for metric in ("acc", "ppl"):  # no example is contaminated: the clean subset is the whole set
-        assert found[("lastword/clean", metric)] == found[("lastword", metric)]
+        assert found[("lastword-0shot/clean", metric)] == found[("lastword-0shot", metric)]
     assert found[("planted/clean", "acc")][1] == 2  # the two passages not copied from the snapshot
     assert 0 < found[("texts", "bpb")][0] < 8
     assert found[("texts", "bpb")] == found[("texts/heldout.txt", "bpb")]  # one file: the total is its own
-    assert found[("lastword", "ppl")][0] > 1
+    assert found[("lastword-0shot", "ppl")][0] > 1
 
 
 def test_contamination_finds_the_planted_task_and_not_the_clean_ones(registered):
     home = registered[0]
     rows = dict(query(home, "SELECT task, value FROM evaluations WHERE metric = 'contamination'"))
     assert rows["planted"] == 0.5
-    assert rows["lastword"] == rows["cloze"] == rows["texts"] == 0.0
+    assert rows["lastword-0shot"] == rows["lastword-3shot"] == rows["cloze"] == rows["texts"] == 0.0
 
 
 def test_the_report_artifact_shows_scores_contamination_and_generations(registered):

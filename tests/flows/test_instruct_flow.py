@@ -159,7 +159,8 @@ def test_lora_fine_tuning_saves_the_adapters_apart_and_merges_them_into_the_task
     """The pipeline's sentiment job again, in this process, with LoRA adapters."""
     home = tiny_run.home
     [(path, parent_id)] = query(home, "SELECT path, parent_id FROM checkpoints WHERE kind = 'finetune' AND "
-                                      "json_extract_string(config, '$.task.name') = 'sentiment'")
+                                      "json_extract_string(config, '$.task.name') = 'sentiment' AND "
+                                      "parent_id IS NOT NULL")
     [(parent_sha256,)] = query(home, "SELECT sha256 FROM checkpoints WHERE checkpoint_id = ?", [parent_id])
     job = FinetuneJob.read(home.runs / path / JOB_FILE)
     run = tmp_path / "lora"

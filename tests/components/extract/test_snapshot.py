@@ -9,7 +9,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from webtext.components.errors import InputError
-from webtext.components.extract.snapshot import DATA_FILE, MANIFEST_FILE, export, publish, validate, verify
+from webtext.components.extract.snapshot import (
+    CARD_FILE,
+    DATA_FILE,
+    MANIFEST_FILE,
+    export,
+    publish,
+    validate,
+    verify,
+)
 from webtext.components.files import sha256_file
 
 ROWS = [
@@ -71,13 +79,14 @@ def test_export_copies_a_verified_snapshot_and_refuses_a_changed_one(tmp_path):
     target = tmp_path / "s1"
     published = publish(target, writer(ROWS), len(ROWS), n_bytes(ROWS), {})
     out = tmp_path / "out"
-    written = export(target, published.sha256, out)
-    assert [p.name for p in written] == [DATA_FILE, MANIFEST_FILE]
+    written = export(target, published.sha256, out, "# card\n")
+    assert [p.name for p in written] == [DATA_FILE, MANIFEST_FILE, CARD_FILE]
+    assert (out / CARD_FILE).read_text() == "# card\n"
     assert sha256_file(out / DATA_FILE) == published.sha256
     pq.write_table(pa.Table.from_pylist(ROWS[:1]), target / DATA_FILE)  # changed behind our back
     assert not verify(target, published.sha256)
     with pytest.raises(InputError, match="does not match its recorded sha256"):
-        export(target, published.sha256, tmp_path / "again")
+        export(target, published.sha256, tmp_path / "again", "# card\n")
 
 
 def test_an_empty_kept_set_is_a_valid_snapshot(tmp_path):

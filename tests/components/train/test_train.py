@@ -12,7 +12,8 @@ from tests.components.train.runs import VOCAB, job
 from webtext.components.errors import InputError
 from webtext.components.files import sha256_file
 from webtext.components.model.checkpoint import load_model
-from webtext.components.train.curve import read_curves, svg
+from webtext.components.plot import lines
+from webtext.components.train.curve import read_curves
 from webtext.components.train.data import TrainStream, Windows
 from webtext.components.train.job import PretrainJob
 from webtext.components.train.run import latest_checkpoint
@@ -31,7 +32,7 @@ def test_training_lowers_the_validation_loss(tokens, tmp_path):
     assert result.val_bpb == pytest.approx(result.val_loss * per_byte / math.log(2), rel=1e-5)
     model = load_model(tmp_path, result.weights_sha256)
     assert model.config.n_layer == 2 and not model.training
-    assert "<polyline" in svg(curves, "loss")
+    assert "<polyline" in lines(curves, "loss", "step", "nats/token")
     assert (tmp_path / "tb").is_dir()
 
 

@@ -51,9 +51,10 @@ def test_the_ui_shows_the_pipeline_run_and_its_stage_subflows(server, page):
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "pipeline-run.png"), full_page=True)
     text = page.inner_text("body")
-    # ten to a page, newest first: the eleven stages' subflows end with `source` alone on page 2
+    # ten to a page, newest first: the twelve stages' subflows end with `crawl` and `source` on page 2
     assert "Page 1 of 2" in text
-    for stage in ("crawl-", "extract-", "tokenize-", "pretrain-", "sft-", "align-", "evaluate-", "register-"):
+    for stage in ("extract-", "tokenize-", "pretrain-", "sft-", "align-", "evaluate-", "register-",
+                  "report-"):
         assert stage in text, f"{stage} subflow not shown"
 
 

@@ -27,7 +27,7 @@ def checkpoint(con, checkpoint_id: str, kind: str = "pretrain", parent_id: str |
 def test_a_run_records_its_report_and_scores(con):
     assert queries.evaluation_run(con, "run1") is None and queries.latest_report(con, "c1") is None
     queries.record_run(con, run_id="run1", checkpoint_id="c1", config_json='{"val_tokens": 2048}',
-                       report="# c1", results=FIRST)
+                       report="# c1", results=FIRST, along={})
     run = queries.evaluation_run(con, "run1")
     assert (run["checkpoint_id"], run["config"], run["report"]) == ("c1", '{"val_tokens": 2048}', "# c1")
     assert queries.scores(con, "c1") == [
@@ -39,9 +39,15 @@ def test_a_run_records_its_report_and_scores(con):
 
 def test_a_second_run_replaces_shared_scores_and_its_report_is_the_latest(con):
     queries.record_run(con, run_id="run1", checkpoint_id="c1", config_json="{}", report="first",
-                       results=FIRST)
+                       results=FIRST, along={10: [Result("texts", "bpb", 2.5, 100, "t1")]})
     queries.record_run(con, run_id="run2", checkpoint_id="c1", config_json="{}", report="second",
-                       results=[Result("texts", "bpb", 1.7, 120, "t2")])
+                       results=[Result("texts", "bpb", 1.7, 120, "t2")],
+                       along={10: [Result("texts", "bpb", 2.4, 120, "t2")], 20: FIRST})
+    assert queries.step_scores(con, "c1") == {  # the weights kept along training: replaced, never doubled
+        10: [{"task": "texts", "metric": "bpb", "value": 2.4, "n_examples": 120, "data_sha256": "t2"}],
+        20: [{"task": "lastword", "metric": "acc", "value": 0.25, "n_examples": 32, "data_sha256": "l1"},
+             {"task": "texts", "metric": "bpb", "value": 1.9, "n_examples": 100, "data_sha256": "t1"}]}
+    assert queries.step_scores(con, "other") == {}
     assert queries.scores(con, "c1") == [
         {"task": "lastword", "metric": "acc", "value": 0.25, "n_examples": 32, "data_sha256": "l1"},
         {"task": "texts", "metric": "bpb", "value": 1.7, "n_examples": 120, "data_sha256": "t2"}]

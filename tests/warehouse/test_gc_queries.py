@@ -15,7 +15,7 @@ def con(tmp_path):
 def test_an_empty_warehouse_refers_to_nothing(con):
     found = queries.referenced(con)
     assert set(found) == {"snapshots", "tokenizers", "tokens", "runs", "registry", "extract", "warc",
-                          "evaluate/ngrams"}
+                          "evaluate/ngrams", "reports"}
     assert all(paths == set() for paths in found.values())
 
 
@@ -41,8 +41,9 @@ def test_every_row_that_names_a_file_keeps_it(con):
                    ('c2', 'finetune', 'tok1', 'snap1', 'c2', 's', 10, now());
         INSERT INTO model_versions (name, version, checkpoint_id, created_at, path) VALUES
             ('m', 1, 'c1', now(), 'm/1'), ('m', 2, 'c2', now(), NULL);
+        INSERT INTO reports VALUES ('r1', 'm', 'r1', ['k-shot'], [], now());
     """)
     assert queries.referenced(con) == {
         "snapshots": {"snap1"}, "tokenizers": {"tok1"}, "tokens": {"set1"}, "runs": {"c1", "c2"},
         "registry": {"m/1"}, "extract": {"pages-0.parquet", "pages-1.parquet"},
-        "warc": {"crawl-0.warc.gz", "crawl-1.warc.gz"}, "evaluate/ngrams": {"snap1"}}
+        "warc": {"crawl-0.warc.gz", "crawl-1.warc.gz"}, "evaluate/ngrams": {"snap1"}, "reports": {"r1"}}

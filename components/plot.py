@@ -13,7 +13,8 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 Series = dict[str, list[tuple[float, float]]]
 
 
-def _frame(title: str, y_label: str, height: int = HEIGHT) -> list[str]:
+def _frame(title: str, y_label: str, height: int) -> list[str]:
+    """The canvas, title, y label and axes of a chart whose plot area ends BOTTOM above `height`."""
     return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
             f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">',
             f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
@@ -40,10 +41,10 @@ def _empty(title: str, what: str) -> str:
 
 
 def _range(values: list[float]) -> tuple[float, float]:
+    """The axis's ends: the values' range, widened around a single value (from 0 when it is 0)."""
     low, high = min(values), max(values)
     if low == high:
-        pad = abs(low) * 0.05 or 1.0
-        return low - pad, high + pad
+        return (0.0, 1.0) if low == 0 else (low - abs(low) * 0.05, high + abs(high) * 0.05)
     return low, high
 
 
@@ -68,7 +69,7 @@ def lines(series: Series, title: str, x_label: str, y_label: str, log_x: bool = 
                 HEIGHT - BOTTOM - (y - y0) / (y1 - y0) * (HEIGHT - TOP - BOTTOM))
 
     xs = sorted({p[0] for p in points})
-    out = _frame(title, y_label)
+    out = _frame(title, y_label, HEIGHT)
     out += [f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{_number(y1)}</text>',
             f'<text x="{LEFT - 4}" y="{HEIGHT - BOTTOM}" text-anchor="end">{_number(y0)}</text>',
             f'<text x="{(LEFT + WIDTH - RIGHT) / 2:.0f}" y="{HEIGHT - 8}" text-anchor="middle">'
@@ -96,21 +97,24 @@ def bars(groups: list[str], series: dict[str, list[float | None]], title: str, y
         return _empty(title, "values")
     y0, y1 = min(0.0, *values), max(0.0, *values)
     y1 = y1 if y1 > y0 else 1.0  # all zero: a unit axis
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    slot = plot_w / len(groups)
+    slot = (WIDTH - LEFT - RIGHT) / len(groups)
     width = slot * 0.8 / len(series)
+    slanted = max(len(group) for group in groups) * 7 > slot  # labels wider than their slot lean
+    height = HEIGHT + (max(len(group) for group in groups) * 4 if slanted else 0)
 
     def y_of(value: float) -> float:
-        return HEIGHT - BOTTOM - (value - y0) / (y1 - y0) * plot_h
+        return height - BOTTOM - (value - y0) / (y1 - y0) * (height - TOP - BOTTOM)
 
-    out = _frame(title, y_label)
+    out = _frame(title, y_label, height)
     out += [f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{_number(y1)}</text>',
-            f'<text x="{LEFT - 4}" y="{HEIGHT - BOTTOM}" text-anchor="end">{_number(y0)}</text>']
+            f'<text x="{LEFT - 4}" y="{height - BOTTOM}" text-anchor="end">{_number(y0)}</text>']
     base = y_of(max(y0, 0.0))
     for g, group in enumerate(groups):
         left = LEFT + g * slot + slot * 0.1
-        out.append(f'<text x="{LEFT + (g + 0.5) * slot:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-                   f'{escape(group)}</text>')
+        x, y = LEFT + (g + 0.5) * slot, height - BOTTOM + 16
+        lean = (f' transform="rotate(-35 {x:.1f} {y})" text-anchor="end"' if slanted
+                else ' text-anchor="middle"')
+        out.append(f'<text x="{x:.1f}" y="{y}"{lean}>{escape(group)}</text>')
         for s, (name, row) in enumerate(series.items()):
             value = row[g]
             if value is None:

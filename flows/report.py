@@ -92,17 +92,21 @@ def gather(con: duckdb.DuckDBPyConnection, home: Home, name: str, ngram: int) ->
 
 
 def _k_shot_rows(con: duckdb.DuckDBPyConnection, current: dict | None, scores: dict) -> list[dict]:
-    """Each evaluate task given a list of K, at each K: its accuracy as the latest evaluation measured it."""
+    """Each evaluate task given a list of K, at each K: its accuracy (and a last word's perplexity) as
+    the latest evaluation measured them."""
     settings = queries.evaluation_config(con, current["checkpoint_id"]) if current else None
     if settings is None:
         return []
     found = []
     for task in EvaluateConfig.model_validate(settings).tasks:
+        if not isinstance(task.shots, list):
+            continue
         for scored in task.at_each_k():
-            if isinstance(task.shots, list) and (scored.name, "acc") in scores:
-                value, data, n = scores[(scored.name, "acc")]
-                found.append({"task": task.name, "k": scored.shots, "metric": "acc", "value": value,
-                              "n_examples": n, "data_sha256": data})
+            for metric in ("acc", "ppl"):
+                if (scored.name, metric) in scores:
+                    value, data, n = scores[(scored.name, metric)]
+                    found.append({"task": task.name, "k": scored.shots, "metric": metric, "value": value,
+                                  "n_examples": n, "data_sha256": data})
     return found
 
 

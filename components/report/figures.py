@@ -170,26 +170,33 @@ SHOTS_QUESTION = ("Does a language model use examples given in its context? GPT-
 
 
 def k_shot(checkpoint: dict | None, rows: list[dict]) -> Figure:
-    """`rows`: one per task and K scored on `checkpoint`: `task` (the task's configured name), `k`,
-    `metric`, `value`, `n_examples`, `data_sha256`. Tasks scored at one K only are left out."""
+    """`rows`: one per task, K and metric scored on `checkpoint`: `task` (the task's configured name),
+    `k`, `metric`, `value`, `n_examples`, `data_sha256`. Tasks scored at one K only are left out; each
+    metric is a chart (accuracy, and a last word's perplexity, which moves before accuracy does)."""
     figure = Figure(SHOTS, SHOTS_TITLE, SHOTS_QUESTION)
-    by_task = defaultdict(list)
+    ks = defaultdict(set)
     for row in rows:
-        by_task[row["task"]].append(row)
-    swept = {task: sorted(found, key=lambda r: r["k"]) for task, found in by_task.items()
-             if len({r["k"] for r in found}) > 1}
+        ks[row["task"]].add(row["k"])
+    swept = sorted((r for r in rows if len(ks[r["task"]]) > 1),
+                   key=lambda r: (r["task"], r["metric"], r["k"]))
     if checkpoint is None or not swept:
         return _missing(figure, "no task was scored at more than one K: give an evaluate task a list, "
                                 "`shots: [0, 1, 3]`, and run `webtext stage evaluate`")
     header = ["task", "K", "metric", "value", "n", "data"]
-    table = [[task, r["k"], r["metric"], r["value"], r["n_examples"], short(r["data_sha256"])]
-             for task, found in swept.items() for r in found]
-    metric = swept[next(iter(swept))][0]["metric"]
-    chart = lines({task: [(r["k"], r["value"]) for r in found] for task, found in swept.items()},
-                  f"{metric} against K on {checkpoint['label']}", "K (examples in context)", metric)
-    return Figure(SHOTS, SHOTS_TITLE, SHOTS_QUESTION, header, table, [chart],
+    table = [[r["task"], r["k"], r["metric"], r["value"], r["n_examples"], short(r["data_sha256"])]
+             for r in swept]
+    charts = []
+    for metric in dict.fromkeys(r["metric"] for r in swept):
+        series = defaultdict(list)
+        for r in swept:
+            if r["metric"] == metric:
+                series[r["task"]].append((r["k"], r["value"]))
+        charts.append(lines(dict(series), f"{metric} against K on {checkpoint['label']}",
+                            "K (examples in context)", metric))
+    return Figure(SHOTS, SHOTS_TITLE, SHOTS_QUESTION, header, table, charts,
                   [f"{checkpoint['label']} (checkpoint `{checkpoint['checkpoint_id']}`)"],
-                  ["The K examples are drawn from each task's `shots_split` with the evaluation's seed."])
+                  ["The K examples are drawn from each task's `shots_split` with the evaluation's seed; "
+                   "ppl is the perplexity of a last word's tokens (lower is better)."])
 
 
 # --- GPT-2/3: contamination ------------------------------------------------------------------------------

@@ -127,7 +127,10 @@ def test_the_scaling_table_scores_the_weights_kept_along_pretraining(tiny_run, w
 
 def test_the_k_shot_table_is_the_sweep_the_config_asked_for(tiny_run, written):
     header, *rows = written[2]["k-shot"][0]
-    assert [(row[0], row[1]) for row in rows] == [("lastword", "0"), ("lastword", "3")]
+    assert [tuple(row[:3]) for row in rows] == [("lastword", "0", "acc"), ("lastword", "3", "acc"),
+                                                ("lastword", "0", "ppl"), ("lastword", "3", "ppl")]
+    assert sorted(p.name for p in written[0].glob("k-shot-*.svg")) == [
+        "k-shot-1.svg", "k-shot-2.svg"]  # accuracy, and the last word's perplexity, against K
     [(champion,)] = query(tiny_run.home, "SELECT checkpoint_id FROM model_versions "
                           "WHERE name = 'webtext-tiny'")
     for _, k, metric, value, n, _ in rows:

@@ -49,8 +49,9 @@ def _parameters(shape_json: str) -> int:
         return GPT(GPTConfig(**json.loads(shape_json))).num_parameters()
 
 
-def parameters(run_dir: Path) -> int:
-    return _parameters((run_dir / CONFIG).read_text())
+def parameters(directory: Path) -> int:
+    """The parameter count of the weights in `directory` (a registry version's), from their shape."""
+    return _parameters((directory / CONFIG).read_text())
 
 
 def _label(version: dict) -> str:
@@ -75,7 +76,7 @@ def gather(con: duckdb.DuckDBPyConnection, home: Home, name: str, ngram: int) ->
     scores = _scores(con, current["checkpoint_id"]) if current else {}
     points = []
     for v in versions:  # each version's final weights, and those `evaluate.every_steps` kept before them
-        size = parameters(home.runs / v["path"])
+        size = parameters(home.registry / v["path"])
         along = evaluations.step_scores(con, v["checkpoint_id"])
         for step, found in [*along.items(), (v["step"], evaluations.scores(con, v["checkpoint_id"]))]:
             points.append({"label": _label(v) + (f" @ step {step}" if step in along else ""),

@@ -10,10 +10,11 @@ from webtext.warehouse.connection import one, rows, transaction
 
 
 def pretrained_versions(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
-    """Every version of a pretrained model, oldest first, with its checkpoint's step and run path."""
+    """Every version of a pretrained model, oldest first, with its registry path and its checkpoint's
+    step, snapshot and creation time."""
     return rows(con.execute(
         """
-        SELECT v.name, v.version, v.checkpoint_id, c.step, c.path, c.snapshot_id, c.created_at
+        SELECT v.name, v.version, v.checkpoint_id, v.path, c.step, c.snapshot_id, c.created_at
         FROM model_versions v JOIN checkpoints c USING (checkpoint_id)
         WHERE v.name = ? AND c.kind = 'pretrain' ORDER BY v.version
         """, [name]))

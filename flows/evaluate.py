@@ -87,8 +87,8 @@ def _evaluate(ctx: Context, checkpoint: Checkpoint, run_id: str) -> str:
         results += zero_shot(evaluated, eval_task, config, home, data[eval_task.name], overlap)
     results += contamination(overlap, config, home, data)
     along = {}
-    for step, directory in kept_weights(checkpoint).items():  # the weights `evaluate.every_steps` kept
-        weights = dict(evaluated, directory=directory, sha256=checkpoint.config["kept_weights"][str(step)])
+    for step, (directory, sha256) in kept_weights(checkpoint).items():  # what `evaluate.every_steps` kept
+        weights = dict(evaluated, directory=directory, sha256=sha256)
         along[step] = bits_per_byte(weights, tokens, config, data)
         for eval_task in config.evaluate.scored_tasks():
             along[step] += zero_shot(weights, eval_task, config, home, data[eval_task.name], overlap)
@@ -106,8 +106,9 @@ def _evaluate(ctx: Context, checkpoint: Checkpoint, run_id: str) -> str:
     return f"checkpoint {checkpoint.checkpoint_id}: {summary(results, *champion)}{steps}"
 
 
-def kept_weights(checkpoint: Checkpoint) -> dict[int, Path]:
-    """The weights its pretraining run kept along the way, by step (`evaluate.every_steps`), verified."""
+def kept_weights(checkpoint: Checkpoint) -> dict[int, tuple[Path, str]]:
+    """The weights its pretraining run kept along the way (`evaluate.every_steps`), verified: step ->
+    their directory and sha256."""
     from webtext.components.records import weights_verify
     from webtext.components.train.job import KEPT_DIR, step_name
 
@@ -117,7 +118,7 @@ def kept_weights(checkpoint: Checkpoint) -> dict[int, Path]:
         if not weights_verify(directory, sha256):
             raise StageError(f"checkpoint {checkpoint.checkpoint_id}: the weights kept at step {step} "
                              f"({directory}) do not match the sha256 its run recorded")
-        found[int(step)] = directory
+        found[int(step)] = (directory, sha256)
     return found
 
 

@@ -105,8 +105,7 @@ SCALING_QUESTION = ("Do zero-shot task performance and language modelling improv
 def zero_shot_scaling(points: list[dict]) -> Figure:
     """`points`: one per evaluated set of weights (a registered version's, or its run's along training):
     `label`, `checkpoint_id`, `step`, `created_at`, `parameters`, `scores`: {(task, metric): (value,
-    data_sha256, ...)}.
-    A task's scores are compared only on the data its latest point was measured on."""
+    data_sha256, ...)}. A task's scores are compared only on the data its latest point was measured on."""
     figure = Figure(SCALING, SCALING_TITLE, SCALING_QUESTION)
     points = [p for p in points if p["scores"]]
     if not points:
@@ -126,14 +125,6 @@ def zero_shot_scaling(points: list[dict]) -> Figure:
             values.append(found[0] if same else None)
         rows.append([point["label"], point["checkpoint_id"], point["step"], point["parameters"], *values])
     sizes = sorted({row[3] for row in rows})
-
-    def along(column: int, x: int, series_of) -> dict:
-        out = defaultdict(list)
-        for row in rows:
-            if row[column] is not None:
-                out[series_of(row)].append((row[x], row[column]))
-        return {name: sorted(curve) for name, curve in out.items()}
-
     finals = {}
     for row in rows:  # each checkpoint's last evaluated step stands for its size
         if row[1] not in finals or row[2] > finals[row[1]][2]:
@@ -141,12 +132,16 @@ def zero_shot_scaling(points: list[dict]) -> Figure:
     charts = []
     for i, (task, metric) in enumerate(keys):
         column = 4 + i
-        by_step = along(column, 2, lambda row: f"{row[3]:,} parameters")
+        by_step = defaultdict(list)  # one curve per model size
+        for row in rows:
+            if row[column] is not None:
+                by_step[f"{row[3]:,} parameters"].append((row[2], row[column]))
         by_size = defaultdict(list)
         for row in finals.values():
             if row[column] is not None:
                 by_size[f"{task} {metric}"].append((row[3], row[column]))
-        charts.append(lines(by_step, f"{task} {metric} along pretraining", "step", metric))
+        charts.append(lines({k: sorted(v) for k, v in by_step.items()}, f"{task} {metric} along pretraining",
+                            "step", metric))
         if len(sizes) > 1:
             charts.append(lines({k: sorted(v) for k, v in by_size.items()}, f"{task} {metric} by model size",
                                 "parameters (log scale)", metric, log_x=True))

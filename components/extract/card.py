@@ -45,6 +45,7 @@ def dataset_card(snapshot: dict, manifest: dict, composition: dict, funnel: list
     }
     enabled = [name for name, settings in filters.items() if isinstance(settings, dict)
                and settings.get("enabled", True)]
+    wikipedia = filters.get("wikipedia_domains", [])
     dedup = config.get("dedup", {})
     extractor = manifest.get("extractor") or config.get("extractor", "the configured extractor")
     removed = sum(r["documents"] for r in funnel if r["verdict"] != "kept")
@@ -67,8 +68,10 @@ def dataset_card(snapshot: dict, manifest: dict, composition: dict, funnel: list
         "2. **Crawl.** Each URL was fetched once, politely (robots.txt, per-host delays, size and time "
         "limits), and archived as WARC.",
         f"3. **Extraction.** The main text of each HTML page was extracted with {extractor}.",
-        f"4. **Filtering.** Documents were kept in language `{language}` and dropped by these filters in "
-        f"turn: {', '.join(enabled) or 'none'} (the full settings are in `manifest.json`).",
+        f"4. **Filtering.** Documents were kept in language `{language}`, with at least "
+        f"{filters.get('min_words', '?')} words, from outside {', '.join(wikipedia) or 'no excluded domain'} "
+        f"(WebText left Wikipedia out), and past these filters in turn: {', '.join(enabled) or 'none'} (the "
+        "full settings are in `manifest.json`).",
         f"5. **Deduplication.** Near-duplicates were found by MinHash over {dedup.get('ngram', '?')}-word "
         f"shingles ({dedup.get('bands', '?')} bands of {dedup.get('rows', '?')} rows); one document of each "
         "cluster was kept, the one linked earliest.", "",

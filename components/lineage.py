@@ -4,12 +4,7 @@ that `--format json` prints them unchanged."""
 
 from __future__ import annotations
 
-
-def _table(header: list[str], body: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(f"{cell:,}" if isinstance(cell, int) else str(cell) for cell in row) + " |"
-              for row in body]
-    return lines
+from webtext.components.tables import markdown_table
 
 
 def _share(part: int, whole: int) -> str:
@@ -23,22 +18,22 @@ def composition_markdown(composition: dict, heading: str = "##") -> list[str]:
     lines = [f"{composition['documents']:,} documents, {total:,} bytes of UTF-8 text, linked from "
              f"{composition['submissions']:,} Reddit submissions.", "",
              f"{heading} By domain", ""]
-    lines += _table(["domain", "documents", "bytes", "share of bytes"],
+    lines += markdown_table(["domain", "documents", "bytes", "share of bytes"],
                     [[r["domain"], r["documents"], int(r["bytes"]), _share(r["bytes"], total)]
                      for r in composition["domains"]])
     lines += ["", f"{heading} By subreddit", "",
               "A document linked from several subreddits counts in each.", ""]
-    lines += _table(["subreddit", "documents", "bytes", "submissions"],
+    lines += markdown_table(["subreddit", "documents", "bytes", "submissions"],
                     [[r["subreddit"], r["documents"], int(r["bytes"]), int(r["submissions"])]
                      for r in composition["subreddits"]])
     lines += ["", f"{heading} Karma", "",
               "The highest score of a submission linking each document" + (
                   ": " + ", ".join(f"{k} {v:,}" for k, v in quantiles.items()) + "." if quantiles else "."),
               ""]
-    lines += _table(["karma", "documents", "bytes"],
+    lines += markdown_table(["karma", "documents", "bytes"],
                     [[r["karma"], r["documents"], int(r["bytes"])] for r in composition["karma"]["buckets"]])
     lines += ["", f"{heading} Months", "", "When the linking submissions were posted (UTC).", ""]
-    lines += _table(["month", "documents", "submissions"],
+    lines += markdown_table(["month", "documents", "submissions"],
                     [[r["month"], r["documents"], r["submissions"]] for r in composition["months"]])
     return lines
 
@@ -46,7 +41,7 @@ def composition_markdown(composition: dict, heading: str = "##") -> list[str]:
 def funnel_markdown(funnel: list[dict]) -> list[str]:
     """The verdicts of the filter and dedup config that chose a snapshot: what was kept and what was
     removed, and why."""
-    return _table(["verdict", "documents", "bytes"],
+    return markdown_table(["verdict", "documents", "bytes"],
                   [[r["verdict"], r["documents"], int(r["bytes"])] for r in funnel])
 
 
@@ -58,7 +53,7 @@ def markdown(lineage: dict) -> str:
              "", "## Checkpoints", "",
              "Each checkpoint it descends from, with the edges walked to it: `parent` (the checkpoint it "
              "continued), `teacher` (distilled from), `reward` (optimised against).", ""]
-    lines += _table(["checkpoint", "kind", "path", "step", "token set", "tokenizer", "snapshot"],
+    lines += markdown_table(["checkpoint", "kind", "path", "step", "token set", "tokenizer", "snapshot"],
                     [[f"`{c['checkpoint_id']}`", c["kind"], c["path"], c["step"], c["token_set_id"] or "-",
                       c["tokenizer_id"], c["snapshot_id"]] for c in lineage["checkpoints"]])
     for snapshot in lineage["snapshots"]:

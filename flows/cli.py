@@ -58,13 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve one deployment per stage and the pipeline, with "
                                 "their schedules, until interrupted")
     add_config_options(serve)
-    from webtext.flows import chat, configure, corpus, gc, generate, lineage, models, predict, report, score
+    report = commands.add_parser("report", help="write the claims report (Markdown, HTML, SVG charts) from "
+                                 "the warehouse: the report stage alone, as `webtext stage report`")
+    add_config_options(report)
+    report.add_argument("--out", type=Path, help="also copy the report's files into this directory")
+    from webtext.flows import chat, configure, corpus, gc, generate, lineage, models, predict, score
 
     corpus.add_commands(commands)
     gc.add_command(commands)
     models.add_commands(commands)
     lineage.add_command(commands)
-    report.add_command(commands)
     generate.add_command(commands)
     chat.add_command(commands)
     score.add_command(commands)

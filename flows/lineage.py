@@ -50,7 +50,6 @@ def run(args: argparse.Namespace, home: Home) -> int:
 
     with warehouse.connect(home.warehouse) as con:
         record = lineage(con, resolve_version(con, args.ref), args.submissions)
-    print(json.dumps(record, indent=1, default=str) if args.format == "json" else markdown(record), end="")
-    if args.format == "json":
-        print()
+    text = json.dumps(record, indent=1, default=str) if args.format == "json" else markdown(record)
+    print(text.rstrip("\n"))
     return 0

@@ -1,6 +1,7 @@
-"""The `report` stage (also `webtext report`): the warehouse -> the seed papers' claims as figures, each
-with its data table and sources, written as `report.md`, a standalone `report.html` and SVG charts under
-WEBTEXT_HOME/reports/<id>/, and as the `report-<model>` artifact.
+"""The `report` stage (also `webtext report`, declared in `flows/cli.py` so that `--help` stays light):
+the warehouse -> the seed papers' claims as figures, each with its data table and sources, written as
+`report.md`, a standalone `report.html` and SVG charts under WEBTEXT_HOME/reports/<id>/, and as the
+`report-<model>` artifact.
 
 It reads what the stages before it recorded about `register.name`: its latest pretrained version (and
 every earlier one, for the scaling figure), the tasks fine-tuned from it and their scratch baselines,
@@ -10,7 +11,6 @@ produce them. The report's id hashes every figure's data: an unchanged warehouse
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
@@ -196,15 +196,6 @@ def _counts(drawn: list[Figure]) -> str:
     missing = [f.key for f in drawn if f.missing]
     return f"{len(drawn) - len(missing)} of {len(drawn)} figures drawn" + (
         f" ({', '.join(missing)} missing)" if missing else "")
-
-
-def add_command(commands: argparse._SubParsersAction) -> None:
-    from webtext.flows.cli import add_config_options
-
-    report = commands.add_parser("report", help="write the claims report (Markdown, HTML, SVG charts) from "
-                                 "the warehouse: the report stage alone, as `webtext stage report`")
-    add_config_options(report)
-    report.add_argument("--out", type=Path, help="also copy the report's files into this directory")
 
 
 def copy_out(directory: Path, out: Path) -> list[Path]:

@@ -31,10 +31,6 @@ def short(digest: str | None) -> str:
     return (digest or "none")[:12]
 
 
-def _value(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
 # --- GPT-1: does pretraining help fine-tuning? ---------------------------------------------------------
 
 GAIN = "pretraining-gain"
@@ -265,14 +261,3 @@ def alignment(aligned: dict | None, sft: dict | None, after: dict[str, float], b
 
 def _missing(figure: Figure, why: str) -> Figure:
     return Figure(figure.key, figure.title, figure.question, missing=why)
-
-
-def cell(value) -> str:
-    """A table cell as the report writes it."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return _value(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)

@@ -6,18 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from webtext.components.report.figures import Figure, cell
+from webtext.components.report.figures import Figure
+from webtext.components.tables import cell, markdown_table
 
 
 def chart_name(figure: Figure, index: int) -> str:
     """The file a figure's chart is written to, beside the report."""
     return f"{figure.key}-{index + 1}.svg"
-
-
-def _table_markdown(figure: Figure) -> list[str]:
-    lines = ["| " + " | ".join(figure.header) + " |", "|" + "---|" * len(figure.header)]
-    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in figure.rows]
-    return lines
 
 
 def markdown(title: str, intro: list[str], figures: list[Figure], image: Callable[[Figure, int], str]) -> str:
@@ -33,7 +28,7 @@ def markdown(title: str, intro: list[str], figures: list[Figure], image: Callabl
             lines += [f"*Not drawn: {figure.missing}.*", ""]
             continue
         lines += [f"![{figure.title}]({image(figure, i)})" for i in range(len(figure.charts))]
-        lines += ["", *_table_markdown(figure), ""]
+        lines += ["", *markdown_table(figure.header, figure.rows), ""]
         lines += [*figure.notes, ""] if figure.notes else []
         lines += ["Sources: " + "; ".join(figure.sources), ""]
     return "\n".join(lines)
